@@ -1,0 +1,47 @@
+// Starts the Taskman API: reads the configuration, opens and migrates the database, listens.
+import { readFileSync } from 'node:fs';
+import { ConfigError, createCore, loadConfig } from '@taskman/core';
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+
+  const core = await createCore(config);
+  const https = config.tlsCertFile
+    ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile!) }
+    : null;
+  const app = await buildApp({ core, https });
+
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'stopping after an unexpected error');
+    else app.log.info({ signal }, 'stopping: finishing in-flight requests');
+    // Fastify stops accepting connections and waits for in-flight requests; then the pools close.
+    await app.close();
+    await core.close();
+    app.log.info('stopped');
+  });
+
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `${https ? 'https' : 'http'}://localhost:${port}`;
+  app.log.info(
+    { mode: config.mode, database: core.database.location, url },
+    `Taskman is running at ${url} (${config.mode} mode, data in ${core.database.location}); API docs at ${url}/docs`,
+  );
+}
+
+main().catch((err) => {
+  console.error(`Taskman failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,52 @@
+import { ForbiddenError, type Principal, type Services, UnauthorizedError } from '@taskman/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by `app.authenticate` on routes that require a signed-in caller. */
+    principal: Principal | null;
+  }
+  interface FastifyInstance {
+    /** onRequest hook: accepts `Authorization: Bearer <token>` or answers 401. */
+    authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+    /** onRequest hook, after authenticate: answers 403 unless the caller is an admin. */
+    requireAdmin(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  }
+}
+
+const BEARER = /^Bearer[ ]+([A-Za-z0-9._~+/=-]+)$/;
+
+/** The principal of an authenticated route; throws if the route forgot its auth hook. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new UnauthorizedError();
+  return request.principal;
+}
+
+/** The auth checker of the brief's gateway: verifies the token and that it is still valid. */
+export default fp(async function auth(app: FastifyInstance, opts: { services: Services }) {
+  app.decorateRequest('principal', null);
+
+  app.decorate('authenticate', async (request: FastifyRequest, reply: FastifyReply) => {
+    const header = request.headers.authorization;
+    if (!header) {
+      reply.header('www-authenticate', 'Bearer');
+      throw new UnauthorizedError('Authentication required: send Authorization: Bearer <token>');
+    }
+    const match = BEARER.exec(header);
+    if (!match) {
+      reply.header('www-authenticate', 'Bearer error="invalid_request"');
+      throw new UnauthorizedError('Malformed Authorization header: expected Bearer <token>');
+    }
+    try {
+      request.principal = await opts.services.auth.authenticate(match[1]!);
+    } catch (err) {
+      if (err instanceof UnauthorizedError) reply.header('www-authenticate', 'Bearer error="invalid_token"');
+      throw err;
+    }
+  });
+
+  app.decorate('requireAdmin', async (request: FastifyRequest) => {
+    if (principalOf(request).role !== 'admin') throw new ForbiddenError('This needs an admin account');
+  });
+});

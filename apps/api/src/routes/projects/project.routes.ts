@@ -1,0 +1,149 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Services } from '@taskman/core';
+import { Type } from 'typebox';
+import { principalOf } from '../../plugins/auth';
+import { API_PREFIX, bearer, Envelope, errors, IdParams, ListEnvelope, pageMeta } from '../../schemas/common';
+import { presentTask, splitListParams, Task, TaskListQuery, toTaskListQuery } from '../tasks/task.schema';
+import {
+  Project,
+  ProjectCreateBody,
+  ProjectListQuery,
+  ProjectPatchBody,
+  presentProject,
+} from './project.schema';
+
+const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  app.addHook('onRequest', app.authenticate);
+  const tags = ['projects'];
+
+  app.post(
+    '/projects',
+    {
+      schema: {
+        tags,
+        summary: 'Create a project',
+        security: bearer,
+        body: ProjectCreateBody,
+        response: { 201: Envelope(Project), 400: errors[400], 401: errors[401] },
+      },
+    },
+    async (request, reply) => {
+      const project = await services.projects.create(principalOf(request).userId, request.body);
+      reply.header('location', `${API_PREFIX}/projects/${project.id}`).status(201);
+      return { success: true as const, data: presentProject(project) };
+    },
+  );
+
+  app.get(
+    '/projects',
+    {
+      schema: {
+        tags,
+        summary: 'Your projects',
+        security: bearer,
+        querystring: ProjectListQuery,
+        response: { 200: ListEnvelope(Project), 400: errors[400], 401: errors[401] },
+      },
+    },
+    async (request) => {
+      const { page, limit, sort, order } = request.query;
+      const result = await services.projects.list(principalOf(request).userId, {
+        page,
+        limit,
+        sort,
+        order: order ?? (sort === 'name' ? 'asc' : 'desc'),
+      });
+      return {
+        success: true as const,
+        data: result.items.map(presentProject),
+        meta: pageMeta(page, limit, result.total),
+      };
+    },
+  );
+
+  app.get(
+    '/projects/:id',
+    {
+      schema: {
+        tags,
+        summary: 'One project',
+        security: bearer,
+        params: IdParams,
+        response: { 200: Envelope(Project), 400: errors[400], 401: errors[401], 404: errors[404] },
+      },
+    },
+    async (request) => ({
+      success: true as const,
+      data: presentProject(await services.projects.get(principalOf(request).userId, request.params.id)),
+    }),
+  );
+
+  app.patch(
+    '/projects/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Change a project',
+        security: bearer,
+        params: IdParams,
+        body: ProjectPatchBody,
+        response: { 200: Envelope(Project), 400: errors[400], 401: errors[401], 404: errors[404] },
+      },
+    },
+    async (request) => ({
+      success: true as const,
+      data: presentProject(
+        await services.projects.update(principalOf(request).userId, request.params.id, request.body),
+      ),
+    }),
+  );
+
+  app.delete(
+    '/projects/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a project',
+        description: 'Its tasks are kept and move to no project (project_id becomes null).',
+        security: bearer,
+        params: IdParams,
+        response: { 204: Type.Null(), 400: errors[400], 401: errors[401], 404: errors[404] },
+      },
+    },
+    async (request, reply) => {
+      await services.projects.delete(principalOf(request).userId, request.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/projects/:id/tasks',
+    {
+      preValidation: splitListParams,
+      schema: {
+        tags,
+        summary: "A project's tasks",
+        description: 'Takes the filters of GET /tasks, except project_id.',
+        security: bearer,
+        params: IdParams,
+        querystring: Type.Omit(TaskListQuery, ['project_id']),
+        response: { 200: ListEnvelope(Task), 400: errors[400], 401: errors[401], 404: errors[404] },
+      },
+    },
+    async (request) => {
+      const query = toTaskListQuery(request.query);
+      const result = await services.tasks.listByProject(
+        principalOf(request).userId,
+        request.params.id,
+        query,
+      );
+      return {
+        success: true as const,
+        data: result.items.map(presentTask),
+        meta: pageMeta(query.page, query.limit, result.total),
+      };
+    },
+  );
+};
+
+export default projectRoutes;

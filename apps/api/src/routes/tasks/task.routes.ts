@@ -1,0 +1,118 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Services } from '@taskman/core';
+import { Type } from 'typebox';
+import { principalOf } from '../../plugins/auth';
+import { API_PREFIX, bearer, Envelope, errors, IdParams, ListEnvelope, pageMeta } from '../../schemas/common';
+import {
+  presentTask,
+  splitListParams,
+  Task,
+  TaskCreateBody,
+  TaskListQuery,
+  TaskPatchBody,
+  toTaskInput,
+  toTaskListQuery,
+} from './task.schema';
+
+const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  app.addHook('onRequest', app.authenticate);
+  const tags = ['tasks'];
+
+  app.post(
+    '/tasks',
+    {
+      schema: {
+        tags,
+        summary: 'Create a task',
+        security: bearer,
+        body: TaskCreateBody,
+        response: { 201: Envelope(Task), 400: errors[400], 401: errors[401] },
+      },
+    },
+    async (request, reply) => {
+      const task = await services.tasks.create(principalOf(request).userId, toTaskInput(request.body));
+      reply.header('location', `${API_PREFIX}/tasks/${task.id}`).status(201);
+      return { success: true as const, data: presentTask(task) };
+    },
+  );
+
+  app.get(
+    '/tasks',
+    {
+      preValidation: splitListParams,
+      schema: {
+        tags,
+        summary: 'Your tasks, filtered, sorted and paged',
+        security: bearer,
+        querystring: TaskListQuery,
+        response: { 200: ListEnvelope(Task), 400: errors[400], 401: errors[401] },
+      },
+    },
+    async (request) => {
+      const query = toTaskListQuery(request.query);
+      const result = await services.tasks.list(principalOf(request).userId, query);
+      return {
+        success: true as const,
+        data: result.items.map(presentTask),
+        meta: pageMeta(query.page, query.limit, result.total),
+      };
+    },
+  );
+
+  app.get(
+    '/tasks/:id',
+    {
+      schema: {
+        tags,
+        summary: 'One task',
+        security: bearer,
+        params: IdParams,
+        response: { 200: Envelope(Task), 400: errors[400], 401: errors[401], 404: errors[404] },
+      },
+    },
+    async (request) => ({
+      success: true as const,
+      data: presentTask(await services.tasks.get(principalOf(request).userId, request.params.id)),
+    }),
+  );
+
+  app.patch(
+    '/tasks/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Change some fields of a task',
+        description:
+          'Setting status to done sets completed_at; reopening clears it. Every change increments version.',
+        security: bearer,
+        params: IdParams,
+        body: TaskPatchBody,
+        response: { 200: Envelope(Task), 400: errors[400], 401: errors[401], 404: errors[404] },
+      },
+    },
+    async (request) => {
+      const { userId } = principalOf(request);
+      const task = await services.tasks.update(userId, request.params.id, toTaskInput(request.body));
+      return { success: true as const, data: presentTask(task) };
+    },
+  );
+
+  app.delete(
+    '/tasks/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a task',
+        security: bearer,
+        params: IdParams,
+        response: { 204: Type.Null(), 400: errors[400], 401: errors[401], 404: errors[404] },
+      },
+    },
+    async (request, reply) => {
+      await services.tasks.delete(principalOf(request).userId, request.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+};
+
+export default taskRoutes;

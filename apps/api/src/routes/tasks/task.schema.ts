@@ -1,0 +1,179 @@
+import {
+  type TaskListQuery as CoreTaskListQuery,
+  PRIORITIES,
+  STATUSES,
+  TASK_LIMITS,
+  TASK_SORTS,
+  type TaskInput,
+  type TaskRow,
+} from '@taskman/core';
+import type { FastifyRequest } from 'fastify';
+import { type Static, Type } from 'typebox';
+import { DateTime, iso, isoOrNull, literals, Nullable, PageQuery, Uuid } from '../../schemas/common';
+
+const Priority = literals(PRIORITIES, { description: 'low | medium | high | urgent' });
+const Status = literals(STATUSES, { description: 'todo | in_progress | done' });
+
+export const Task = Type.Object(
+  {
+    id: Uuid,
+    title: Type.String(),
+    description: Nullable(Type.String()),
+    due_date: Nullable(DateTime),
+    priority: Priority,
+    status: Status,
+    tags: Type.Array(Type.String()),
+    project_id: Nullable(Uuid),
+    created_at: DateTime,
+    updated_at: DateTime,
+    completed_at: Nullable(DateTime),
+    archived_at: Nullable(DateTime),
+    version: Type.Integer({ minimum: 1, description: 'Increments on every change' }),
+  },
+  { title: 'Task' },
+);
+export type TaskJson = Static<typeof Task>;
+
+/** Exactly what the API tells about a task (never the search vector or owner id). */
+export function presentTask(t: TaskRow): TaskJson {
+  return {
+    id: t.id,
+    title: t.title,
+    description: t.description,
+    due_date: isoOrNull(t.dueDate),
+    priority: t.priority,
+    status: t.status,
+    tags: t.tags,
+    project_id: t.projectId,
+    created_at: iso(t.createdAt),
+    updated_at: iso(t.updatedAt),
+    completed_at: isoOrNull(t.completedAt),
+    archived_at: isoOrNull(t.archivedAt),
+    version: t.version,
+  };
+}
+
+// Lengths here are generous caps before trimming; the service applies the exact rules after it.
+const fields = {
+  title: Type.String({
+    minLength: 1,
+    maxLength: 2 * TASK_LIMITS.title,
+    description: 'Trimmed; 1 to 500 characters',
+  }),
+  description: Nullable(Type.String({ maxLength: TASK_LIMITS.description })),
+  due_date: Nullable(
+    Type.String({ format: 'date-time', description: 'ISO 8601 with offset; not in the past' }),
+  ),
+  priority: Priority,
+  status: Status,
+  tags: Type.Array(Type.String({ maxLength: 2 * TASK_LIMITS.tag }), {
+    maxItems: 100,
+    description: 'Trimmed, lower-cased, de-duplicated; at most 20 of at most 50 characters',
+  }),
+  project_id: Nullable(Uuid),
+};
+
+export const TaskCreateBody = Type.Object(
+  {
+    title: fields.title,
+    description: Type.Optional(fields.description),
+    due_date: Type.Optional(fields.due_date),
+    priority: Type.Optional(fields.priority),
+    status: Type.Optional(fields.status),
+    tags: Type.Optional(fields.tags),
+    project_id: Type.Optional(fields.project_id),
+  },
+  { additionalProperties: false },
+);
+
+export const TaskPatchBody = Type.Partial(TaskCreateBody, { additionalProperties: false });
+
+type TaskBody = Partial<Static<typeof TaskCreateBody>>;
+
+/** Wire body (snake_case, strings) → service input (camelCase, Dates); absent fields stay absent. */
+export function toTaskInput<B extends TaskBody>(
+  body: B,
+): B extends { title: string } ? TaskInput : Partial<TaskInput> {
+  const input: Partial<TaskInput> = {};
+  if (body.title !== undefined) input.title = body.title;
+  if (body.description !== undefined) input.description = body.description;
+  if (body.due_date !== undefined) input.dueDate = body.due_date === null ? null : new Date(body.due_date);
+  if (body.priority !== undefined) input.priority = body.priority;
+  if (body.status !== undefined) input.status = body.status;
+  if (body.tags !== undefined) input.tags = body.tags;
+  if (body.project_id !== undefined) input.projectId = body.project_id;
+  return input as never;
+}
+
+export const TaskListQuery = Type.Object(
+  {
+    ...PageQuery,
+    sort: literals(TASK_SORTS, { default: 'created_at' }),
+    status: Type.Optional(
+      Type.Array(Status, { description: 'Comma-separated or repeated: status=todo,in_progress' }),
+    ),
+    priority: Type.Optional(
+      Type.Array(Priority, { description: 'Comma-separated or repeated: priority=high,urgent' }),
+    ),
+    tag: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: TASK_LIMITS.tag }), {
+        description: 'Tasks with any of these tags',
+      }),
+    ),
+    project_id: Type.Optional(
+      Type.Union([Uuid, Type.Literal('none')], {
+        description: 'A project id, or "none" for tasks in no project',
+      }),
+    ),
+    due_before: Type.Optional(DateTime),
+    due_after: Type.Optional(DateTime),
+    overdue: Type.Optional(Type.Boolean({ description: 'Due in the past and not done' })),
+    q: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description: 'Full-text search over title and description (prefixes match)',
+      }),
+    ),
+    archived: Type.Optional(
+      Type.Boolean({ default: false, description: 'List archived tasks instead of live ones' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const MULTI_VALUE = ['status', 'priority', 'tag'] as const;
+
+/** preValidation hook: `priority=high,urgent` and `priority=high&priority=urgent` become the same array. */
+export async function splitListParams(request: FastifyRequest): Promise<void> {
+  const query = request.query as Record<string, unknown>;
+  for (const key of MULTI_VALUE) {
+    const v = query[key];
+    if (v === undefined) continue;
+    const parts = (Array.isArray(v) ? v : [v]).flatMap((x) => String(x).split(',')).map((x) => x.trim());
+    query[key] = parts.filter((x) => x !== '');
+  }
+}
+
+/** Wire query → service query: default order is soonest-first for due dates, newest-first otherwise. */
+export function toTaskListQuery(
+  q: Partial<Static<typeof TaskListQuery>> & { page: number; limit: number },
+): CoreTaskListQuery {
+  const sort = q.sort ?? 'created_at';
+  return {
+    page: q.page,
+    limit: q.limit,
+    sort,
+    order: q.order ?? (sort === 'due_date' ? 'asc' : 'desc'),
+    filter: {
+      status: q.status,
+      priority: q.priority,
+      tags: q.tag?.map((t) => t.trim().toLowerCase()),
+      projectId: q.project_id === 'none' ? null : q.project_id,
+      dueBefore: q.due_before ? new Date(q.due_before) : undefined,
+      dueAfter: q.due_after ? new Date(q.due_after) : undefined,
+      overdue: q.overdue,
+      q: q.q,
+      archived: q.archived ?? false,
+    },
+  };
+}

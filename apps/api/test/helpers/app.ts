@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import {
+  type Clock,
+  type Core,
+  createCore,
+  type Database,
+  databaseFromPglite,
+  loadConfig,
+  openDatabase,
+} from '@taskman/core';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { buildApp } from '../../src/app';
+
+export type TestDb = 'pglite' | 'postgres';
+export const testDb: TestDb = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
+
+export interface TestDatabase {
+  database: Database;
+  /** A postgres:// URL for this database (postgres only), e.g. to start a process against it. */
+  url?: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated database of the kind this test project runs on. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  if (testDb === 'pglite') {
+    const dump = await readFile(inject('pgliteDump'));
+    const client = await PGlite.create({ loadDataDir: new Blob([dump]) });
+    const database = databaseFromPglite(client, 'in memory');
+    return { database, drop: async () => {} };
+  }
+  const adminUrl = inject('pgAdminUrl');
+  const template = inject('pgTemplate');
+  const name = `${template.replace('_tpl_', '_t_')}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name} template ${template}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const database = await openDatabase({ databaseUrl: url.toString(), dataDir: 'unused', poolMax: 5 });
+  return {
+    database,
+    url: url.toString(),
+    drop: async () => {
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+/** Environment every test app starts from; a test may override any of it. */
+export const TEST_ENV = {
+  NODE_ENV: 'test',
+  BCRYPT_COST: '4',
+  LOG_LEVEL: 'silent',
+  RATE_LIMIT_MAX: '100000',
+  JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
+} as const;
+
+export interface TestApp {
+  app: FastifyInstance;
+  core: Core;
+  db: TestDatabase;
+  close(): Promise<void>;
+}
+
+/** Builds the whole app on a fresh database, as `main.ts` does, minus the listening socket. */
+export async function createTestApp(
+  opts: { env?: Record<string, string>; clock?: Clock; logger?: unknown } = {},
+): Promise<TestApp> {
+  const db = await createTestDatabase();
+  const config = loadConfig({ ...TEST_ENV, ...opts.env });
+  const core = await createCore(config, { database: db.database, migrate: false, clock: opts.clock });
+  const app = await buildApp({ core, logger: (opts.logger ?? false) as never });
+  await app.ready();
+  return {
+    app,
+    core,
+    db,
+    async close() {
+      await app.close();
+      await core.close();
+      await db.drop();
+    },
+  };
+}

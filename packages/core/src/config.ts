@@ -1,0 +1,187 @@
+import path from 'node:path';
+
+/** Thrown for an invalid environment variable; the message names the variable in one line. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type Mode = 'embedded' | 'cluster';
+
+export interface Config {
+  mode: Mode;
+  env: 'production' | 'development' | 'test';
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  databaseReplicaUrl: string | undefined;
+  databasePoolMax: number;
+  redisUrl: string | undefined;
+  /** Undefined in embedded mode until the secret is loaded from DATA_DIR. */
+  jwtSecret: string | undefined;
+  jwtExpiresInSeconds: number;
+  appUrl: string;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  corsOrigins: string[];
+  rateLimitMax: number;
+  rateLimitWindowSeconds: number;
+  adminEmails: string[];
+  adminIpAllowlist: string[];
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  encryptionKey: string | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  bcryptCost: number;
+  bodyLimitBytes: number;
+  trustProxy: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+function fail(name: string, message: string, value?: string): never {
+  const shown =
+    value === undefined
+      ? ''
+      : ` (got ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)})`;
+  throw new ConfigError(`Invalid configuration: ${name} ${message}${shown}`);
+}
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return def;
+  if (!/^\d+$/.test(raw)) fail(name, `must be a whole number between ${min} and ${max}`, raw);
+  const n = Number(raw);
+  if (n < min || n > max) fail(name, `must be a whole number between ${min} and ${max}`, raw);
+  return n;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    fail(name, `must be a URL (${protocols.join(', ')})`);
+  }
+  if (!protocols.includes(parsed.protocol.replace(/:$/, ''))) {
+    fail(name, `must use one of the schemes ${protocols.join(', ')}`);
+  }
+  return raw;
+}
+
+function list(env: Env, name: string): string[] {
+  const raw = str(env, name);
+  return raw === undefined
+    ? []
+    : raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+}
+
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], def: T): T {
+  const raw = str(env, name);
+  if (raw === undefined) return def;
+  if (!(values as readonly string[]).includes(raw)) fail(name, `must be one of ${values.join(', ')}`, raw);
+  return raw as T;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === undefined) return def;
+  if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
+  fail(name, 'must be true or false', raw);
+}
+
+const CIDR = /^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-f:]+(\/\d{1,3})?)$/i;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Reads and validates every environment variable once; throws ConfigError naming the first bad one. */
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['production', 'development', 'test'] as const, 'development');
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres', 'postgresql']);
+  const redisUrl = url(env, 'REDIS_URL', ['redis', 'rediss']);
+  const databaseReplicaUrl = url(env, 'DATABASE_REPLICA_URL', ['postgres', 'postgresql']);
+  if (databaseReplicaUrl && !databaseUrl)
+    fail('DATABASE_REPLICA_URL', 'needs DATABASE_URL to be set as well');
+  const mode: Mode = databaseUrl ? 'cluster' : 'embedded';
+
+  const jwtSecret = str(env, 'JWT_SECRET');
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
+    fail('JWT_SECRET', 'must be at least 32 bytes long');
+  }
+  if (mode === 'cluster' && jwtSecret === undefined && nodeEnv !== 'test') {
+    fail('JWT_SECRET', 'is required when DATABASE_URL is set (every API process must share it)');
+  }
+
+  const port = int(env, 'PORT', 3000, 0, 65535);
+  const host = str(env, 'HOST') ?? '0.0.0.0';
+  const appUrl = url(env, 'APP_URL', ['http', 'https']) ?? `http://localhost:${port}`;
+
+  const adminEmails = list(env, 'ADMIN_EMAILS').map((e) => e.toLowerCase());
+  for (const e of adminEmails)
+    if (!EMAIL.test(e)) fail('ADMIN_EMAILS', 'must be a comma-separated list of emails', e);
+  const adminIpAllowlist = list(env, 'ADMIN_IP_ALLOWLIST');
+  for (const c of adminIpAllowlist)
+    if (!CIDR.test(c)) fail('ADMIN_IP_ALLOWLIST', 'must be a comma-separated list of CIDRs', c);
+  const corsOrigins = list(env, 'CORS_ORIGINS');
+  for (const o of corsOrigins) {
+    if (o !== '*' && !/^https?:\/\/[^/]+$/.test(o))
+      fail('CORS_ORIGINS', 'must be a comma-separated list of origins such as https://app.example.com', o);
+  }
+
+  const tlsCertFile = str(env, 'TLS_CERT_FILE');
+  const tlsKeyFile = str(env, 'TLS_KEY_FILE');
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
+    fail(tlsCertFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'must be set together with the other TLS file');
+  }
+  const encryptionKey = str(env, 'ENCRYPTION_KEY');
+  if (encryptionKey !== undefined && !/^[0-9a-f]{64}$/i.test(encryptionKey)) {
+    fail('ENCRYPTION_KEY', 'must be 64 hexadecimal characters (32 bytes)');
+  }
+
+  // bcrypt below cost 12 is only for the test suite, where thousands of hashes would be slow.
+  const bcryptCost = int(env, 'BCRYPT_COST', 12, nodeEnv === 'test' ? 4 : 12, 15);
+
+  return {
+    mode,
+    env: nodeEnv,
+    port,
+    host,
+    dataDir: path.resolve(str(env, 'DATA_DIR') ?? './data'),
+    databaseUrl,
+    databaseReplicaUrl,
+    databasePoolMax: int(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
+    redisUrl,
+    jwtSecret,
+    jwtExpiresInSeconds: int(env, 'JWT_EXPIRES_IN', 86_400, 60, 31 * 86_400),
+    appUrl: appUrl.replace(/\/$/, ''),
+    smtpUrl: url(env, 'SMTP_URL', ['smtp', 'smtps']),
+    mailFrom: str(env, 'MAIL_FROM') ?? 'Taskman <taskman@localhost>',
+    corsOrigins,
+    rateLimitMax: int(env, 'RATE_LIMIT_MAX', 100, 1, 1_000_000),
+    rateLimitWindowSeconds: int(env, 'RATE_LIMIT_WINDOW', 60, 1, 86_400),
+    adminEmails,
+    adminIpAllowlist,
+    tlsCertFile,
+    tlsKeyFile,
+    encryptionKey,
+    logLevel: oneOf(
+      env,
+      'LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+      'info',
+    ),
+    bcryptCost,
+    bodyLimitBytes: int(env, 'BODY_LIMIT', 1_048_576, 1024, 100 * 1_048_576),
+    trustProxy: bool(env, 'TRUST_PROXY', false),
+  };
+}

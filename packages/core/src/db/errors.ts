@@ -1,0 +1,20 @@
+// Drizzle wraps driver errors (pg and PGlite alike) in DrizzleQueryError; the SQLSTATE is on the cause.
+function sqlState(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** Constraint name of a unique, foreign-key or check violation, when there is one. */
+export function violatedConstraint(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const c = (e as { constraint?: unknown }).constraint;
+    if (typeof c === 'string') return c;
+  }
+  return undefined;
+}
+
+export const isUniqueViolation = (err: unknown): boolean => sqlState(err) === '23505';
+export const isForeignKeyViolation = (err: unknown): boolean => sqlState(err) === '23503';

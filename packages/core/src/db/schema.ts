@@ -1,0 +1,129 @@
+import { sql } from 'drizzle-orm';
+import {
+  check,
+  customType,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+export const PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
+export const STATUSES = ['todo', 'in_progress', 'done'] as const;
+export const ROLES = ['user', 'admin'] as const;
+
+export type Priority = (typeof PRIORITIES)[number];
+export type Status = (typeof STATUSES)[number];
+export type Role = (typeof ROLES)[number];
+
+// Enum order is meaningful: ORDER BY priority sorts low < medium < high < urgent.
+export const priorityEnum = pgEnum('task_priority', PRIORITIES);
+export const statusEnum = pgEnum('task_status', STATUSES);
+export const roleEnum = pgEnum('user_role', ROLES);
+
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
+
+const timestamps = {
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+};
+
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey(),
+    email: text('email').notNull(),
+    name: text('name').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    role: roleEnum('role').notNull().default('user'),
+    timezone: text('timezone').notNull().default('UTC'),
+    /** Carried in every token; bumping it (password change) signs out every session at once. */
+    sessionEpoch: integer('session_epoch').notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex('users_email_lower_key').on(sql`lower(${t.email})`),
+    check('users_email_length', sql`char_length(${t.email}) between 3 and 254`),
+    check('users_name_length', sql`char_length(${t.name}) between 1 and 100`),
+  ],
+);
+
+export const projects = pgTable(
+  'projects',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description'),
+    version: integer('version').notNull().default(1),
+    ...timestamps,
+  },
+  (t) => [
+    index('projects_user_created_idx').on(t.userId, t.createdAt),
+    check('projects_name_length', sql`char_length(${t.name}) between 1 and 200`),
+    check('projects_description_length', sql`char_length(${t.description}) <= 10000`),
+    check('projects_version_positive', sql`${t.version} >= 1`),
+  ],
+);
+
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    projectId: uuid('project_id').references(() => projects.id, { onDelete: 'set null' }),
+    title: text('title').notNull(),
+    description: text('description'),
+    dueDate: timestamp('due_date', { withTimezone: true }),
+    priority: priorityEnum('priority').notNull().default('medium'),
+    status: statusEnum('status').notNull().default('todo'),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    ...timestamps,
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+    archivedAt: timestamp('archived_at', { withTimezone: true }),
+    version: integer('version').notNull().default(1),
+    // 'simple' keeps words as typed: task titles mix languages, names and codes.
+    searchVector: tsvector('search_vector').generatedAlwaysAs(
+      sql`to_tsvector('simple'::regconfig, coalesce(title, '') || ' ' || coalesce(description, ''))`,
+    ),
+  },
+  (t) => [
+    index('tasks_user_created_idx').on(t.userId, t.createdAt, t.id),
+    index('tasks_user_updated_idx').on(t.userId, t.updatedAt),
+    index('tasks_user_due_idx').on(t.userId, t.dueDate),
+    index('tasks_user_status_priority_idx').on(t.userId, t.status, t.priority),
+    index('tasks_project_idx').on(t.projectId),
+    index('tasks_tags_gin_idx').using('gin', t.tags),
+    index('tasks_search_gin_idx').using('gin', t.searchVector),
+    check('tasks_title_length', sql`char_length(${t.title}) between 1 and 500`),
+    check('tasks_description_length', sql`char_length(${t.description}) <= 10000`),
+    check('tasks_tags_count', sql`cardinality(${t.tags}) <= 20`),
+    check('tasks_version_positive', sql`${t.version} >= 1`),
+    check('tasks_completed_at_matches_status', sql`(${t.status} = 'done') = (${t.completedAt} is not null)`),
+  ],
+);
+
+export const revokedTokens = pgTable(
+  'revoked_tokens',
+  {
+    jti: uuid('jti').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('revoked_tokens_expires_idx').on(t.expiresAt)],
+);
+
+export type UserRow = typeof users.$inferSelect;
+export type ProjectRow = typeof projects.$inferSelect;
+export type TaskRow = Omit<typeof tasks.$inferSelect, 'searchVector'>;

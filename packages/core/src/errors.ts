@@ -1,0 +1,60 @@
+/** A field-level validation problem, reported to clients as `details: [{field, message}]`. */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+export type ErrorCode =
+  | 'VALIDATION_ERROR'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'PRECONDITION_FAILED'
+  | 'UNAVAILABLE';
+
+/** Base of every error the domain raises on purpose; the API maps `code` to an HTTP status. */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: FieldIssue[],
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends DomainError {
+  constructor(details: FieldIssue[], message = details[0]?.message ?? 'Invalid input') {
+    super('VALIDATION_ERROR', message, details);
+  }
+  static field(field: string, message: string): ValidationError {
+    return new ValidationError([{ field, message }], `${field}: ${message}`);
+  }
+}
+
+export class UnauthorizedError extends DomainError {
+  constructor(message = 'Authentication required') {
+    super('UNAUTHORIZED', message);
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  constructor(message = 'You are not allowed to do this') {
+    super('FORBIDDEN', message);
+  }
+}
+
+/** Also used for resources that exist but belong to someone else, so existence is never revealed. */
+export class NotFoundError extends DomainError {
+  constructor(resource: string) {
+    super('NOT_FOUND', `${resource} not found`);
+  }
+}
+
+export class ConflictError extends DomainError {
+  constructor(message: string) {
+    super('CONFLICT', message);
+  }
+}

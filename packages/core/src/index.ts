@@ -1,0 +1,14 @@
+export * from './config';
+export * from './core';
+export type { Database } from './db/client';
+export { databaseFromPglite, openDatabase } from './db/client';
+export * from './db/schema';
+export * from './errors';
+export type { Clock } from './lib/clock';
+export { PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES } from './lib/password';
+export type { Page, PageRequest, SortOrder } from './repositories/pagination';
+export { PROJECT_SORTS, type ProjectSort } from './repositories/project.repository';
+export { TASK_SORTS, type TaskFilter, type TaskSort } from './repositories/task.repository';
+export type { Principal, RegisterInput, Session } from './services/auth.service';
+export type { ProjectInput, ProjectListQuery } from './services/project.service';
+export { TASK_LIMITS, type TaskInput, type TaskListQuery } from './services/task.service';

@@ -1,0 +1,37 @@
+import bcrypt from 'bcrypt';
+import { ValidationError } from '../errors';
+
+export const PASSWORD_MIN_BYTES = 8;
+// bcrypt ignores everything after 72 bytes; refusing longer passwords avoids a false sense of strength.
+export const PASSWORD_MAX_BYTES = 72;
+
+/** Hashes and checks passwords with bcrypt in libuv's thread pool, off the event loop. */
+export class PasswordHasher {
+  private readonly dummyHash: string;
+
+  constructor(private readonly cost: number) {
+    // Checked against when the email is unknown, so both failures take the same time.
+    this.dummyHash = bcrypt.hashSync('taskman-timing-equaliser', cost);
+  }
+
+  /** Throws a VALIDATION_ERROR on `field` unless the password is 8 to 72 bytes of UTF-8. */
+  assertAcceptable(password: string, field = 'password'): void {
+    const bytes = Buffer.byteLength(password, 'utf8');
+    if (bytes < PASSWORD_MIN_BYTES) {
+      throw ValidationError.field(field, `must be at least ${PASSWORD_MIN_BYTES} bytes`);
+    }
+    if (bytes > PASSWORD_MAX_BYTES) {
+      throw ValidationError.field(field, `must be at most ${PASSWORD_MAX_BYTES} bytes`);
+    }
+  }
+
+  hash(password: string): Promise<string> {
+    return bcrypt.hash(password, this.cost);
+  }
+
+  /** Compares against the hash, or against a dummy hash when there is none, taking the same time. */
+  async verify(password: string, hash: string | undefined): Promise<boolean> {
+    const ok = await bcrypt.compare(password, hash ?? this.dummyHash);
+    return ok && hash !== undefined;
+  }
+}

@@ -1,0 +1,174 @@
+import { and, asc, desc, eq, getTableColumns, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
+import type { Executor } from '../db/client';
+import { type Priority, type Status, type TaskRow, tasks } from '../db/schema';
+import { offsetOf, type Page, type PageRequest, type SortOrder } from './pagination';
+
+export type NewTask = Pick<
+  TaskRow,
+  | 'id'
+  | 'userId'
+  | 'projectId'
+  | 'title'
+  | 'description'
+  | 'dueDate'
+  | 'priority'
+  | 'status'
+  | 'tags'
+  | 'completedAt'
+>;
+export type TaskPatch = Partial<
+  Pick<TaskRow, 'projectId' | 'title' | 'description' | 'dueDate' | 'priority' | 'status' | 'tags'>
+>;
+
+export const TASK_SORTS = ['created_at', 'updated_at', 'due_date', 'priority'] as const;
+export type TaskSort = (typeof TASK_SORTS)[number];
+
+export interface TaskFilter {
+  status?: Status[];
+  priority?: Priority[];
+  /** Tasks carrying any of these tags. */
+  tags?: string[];
+  /** A project id, or null for tasks in no project (the inbox). */
+  projectId?: string | null;
+  dueBefore?: Date;
+  dueAfter?: Date;
+  /** True: due before `now` and not done; false: everything else. */
+  overdue?: boolean;
+  q?: string;
+  /** Archived tasks are hidden unless asked for. */
+  archived?: boolean;
+}
+
+// The search vector is internal: never selected, never returned.
+const { searchVector: _omit, ...taskColumns } = getTableColumns(tasks);
+
+const sortColumns = {
+  created_at: tasks.createdAt,
+  updated_at: tasks.updatedAt,
+  due_date: tasks.dueDate,
+  priority: tasks.priority,
+};
+
+/** Turns free text into a prefix-matching tsquery: "buy mil" finds "Buy milk". Only letters and digits survive. */
+export function toPrefixQuery(q: string): string | undefined {
+  const terms = q.toLowerCase().match(/[\p{L}\p{N}]+/gu);
+  if (!terms) return undefined;
+  return terms
+    .slice(0, 16)
+    .map((t) => `${t}:*`)
+    .join(' & ');
+}
+
+function whereOf(userId: string, f: TaskFilter, now: Date): SQL {
+  const conds: (SQL | undefined)[] = [eq(tasks.userId, userId)];
+  conds.push(f.archived ? isNotNull(tasks.archivedAt) : isNull(tasks.archivedAt));
+  if (f.status?.length) conds.push(sql`${tasks.status} in ${f.status}`);
+  if (f.priority?.length) conds.push(sql`${tasks.priority} in ${f.priority}`);
+  if (f.tags?.length) conds.push(sql`${tasks.tags} && ${sql.param(f.tags)}::text[]`);
+  if (f.projectId === null) conds.push(isNull(tasks.projectId));
+  else if (f.projectId !== undefined) conds.push(eq(tasks.projectId, f.projectId));
+  if (f.dueBefore) conds.push(sql`${tasks.dueDate} < ${f.dueBefore}`);
+  if (f.dueAfter) conds.push(sql`${tasks.dueDate} >= ${f.dueAfter}`);
+  if (f.overdue === true) conds.push(sql`${tasks.dueDate} < ${now} and ${tasks.status} <> 'done'`);
+  if (f.overdue === false)
+    conds.push(
+      sql`not (${tasks.dueDate} is not null and ${tasks.dueDate} < ${now} and ${tasks.status} <> 'done')`,
+    );
+  if (f.q !== undefined) {
+    const query = toPrefixQuery(f.q);
+    // A query with no searchable word matches nothing rather than everything.
+    conds.push(query ? sql`${tasks.searchVector} @@ to_tsquery('simple', ${query})` : sql`false`);
+  }
+  return and(...conds)!;
+}
+
+/** Every method takes the owner's id and filters on it: a task of another user does not exist here. */
+export class TaskRepository {
+  constructor(private readonly db: Executor) {}
+
+  withTx(tx: Executor): TaskRepository {
+    return new TaskRepository(tx);
+  }
+
+  async insert(task: NewTask): Promise<TaskRow> {
+    const [row] = await this.db.insert(tasks).values(task).returning(taskColumns);
+    return row!;
+  }
+
+  async findById(userId: string, id: string): Promise<TaskRow | undefined> {
+    const [row] = await this.db
+      .select(taskColumns)
+      .from(tasks)
+      .where(and(eq(tasks.userId, userId), eq(tasks.id, id)));
+    return row;
+  }
+
+  async list(
+    userId: string,
+    filter: TaskFilter,
+    page: PageRequest,
+    sort: TaskSort,
+    order: SortOrder,
+    now: Date,
+  ): Promise<Page<TaskRow>> {
+    const where = whereOf(userId, filter, now);
+    const column = sortColumns[sort];
+    // Tasks without a due date sort last in both directions: they are the least pressing.
+    const primary = order === 'asc' ? sql`${column} asc nulls last` : sql`${column} desc nulls last`;
+    const tiebreak = order === 'asc' ? asc(tasks.id) : desc(tasks.id);
+    const [items, [count]] = await Promise.all([
+      this.db
+        .select(taskColumns)
+        .from(tasks)
+        .where(where)
+        .orderBy(primary, tiebreak)
+        .limit(page.limit)
+        .offset(offsetOf(page)),
+      this.db.select({ n: sql<number>`count(*)::int` }).from(tasks).where(where),
+    ]);
+    return { items, total: count?.n ?? 0 };
+  }
+
+  /**
+   * Applies a partial update and bumps the version. completed_at follows status in the same
+   * statement (set when it becomes done, kept while it stays done, cleared when reopened), so
+   * concurrent updates cannot leave the two out of step.
+   */
+  async update(userId: string, id: string, patch: TaskPatch): Promise<TaskRow | undefined> {
+    const completedAt =
+      patch.status === undefined
+        ? undefined
+        : patch.status === 'done'
+          ? sql`case when ${tasks.status} = 'done' then ${tasks.completedAt} else now() end`
+          : sql`null`;
+    const [row] = await this.db
+      .update(tasks)
+      .set({
+        ...patch,
+        ...(completedAt ? { completedAt } : {}),
+        version: sql`${tasks.version} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(tasks.userId, userId), eq(tasks.id, id)))
+      .returning(taskColumns);
+    return row;
+  }
+
+  async delete(userId: string, id: string): Promise<boolean> {
+    const rows = await this.db
+      .delete(tasks)
+      .where(and(eq(tasks.userId, userId), eq(tasks.id, id)))
+      .returning({ id: tasks.id });
+    return rows.length > 0;
+  }
+
+  /** Moves a project's tasks to no project, as a change of each task (version and updated_at move). */
+  async detachFromProject(userId: string, projectId: string): Promise<number> {
+    const rows = await this.db
+      .update(tasks)
+      .set({ projectId: null, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
+      .where(and(eq(tasks.userId, userId), eq(tasks.projectId, projectId)))
+      .returning({ id: tasks.id });
+    return rows.length;
+  }
+}

@@ -1,0 +1,113 @@
+import { asc, eq, sql } from 'drizzle-orm';
+import type { Executor } from '../db/client';
+import { type Role, revokedTokens, type UserRow, users } from '../db/schema';
+import { offsetOf, type Page, type PageRequest } from './pagination';
+
+export type NewUser = Pick<UserRow, 'id' | 'email' | 'name' | 'passwordHash' | 'role' | 'timezone'>;
+export type UserPatch = Partial<Pick<UserRow, 'name' | 'timezone'>>;
+
+/** What the auth checker needs to accept a token, read in one round trip. */
+export interface AuthState {
+  id: string;
+  role: Role;
+  sessionEpoch: number;
+  revoked: boolean;
+}
+
+export class UserRepository {
+  constructor(private readonly db: Executor) {}
+
+  withTx(tx: Executor): UserRepository {
+    return new UserRepository(tx);
+  }
+
+  async findById(id: string): Promise<UserRow | undefined> {
+    const [row] = await this.db.select().from(users).where(eq(users.id, id));
+    return row;
+  }
+
+  async findByEmail(email: string): Promise<UserRow | undefined> {
+    const [row] = await this.db.select().from(users).where(sql`lower(${users.email}) = lower(${email})`);
+    return row;
+  }
+
+  async findAuthState(id: string, jti: string): Promise<AuthState | undefined> {
+    const [row] = await this.db
+      .select({
+        id: users.id,
+        role: users.role,
+        sessionEpoch: users.sessionEpoch,
+        revoked: sql<boolean>`exists (select 1 from ${revokedTokens} where ${revokedTokens.jti} = ${jti})`,
+      })
+      .from(users)
+      .where(eq(users.id, id));
+    return row;
+  }
+
+  /** All users, oldest first (admin list). */
+  async list(page: PageRequest): Promise<Page<UserRow>> {
+    const [items, total] = await Promise.all([
+      this.db
+        .select()
+        .from(users)
+        .orderBy(asc(users.createdAt), asc(users.id))
+        .limit(page.limit)
+        .offset(offsetOf(page)),
+      this.count(),
+    ]);
+    return { items, total };
+  }
+
+  async count(): Promise<number> {
+    const [row] = await this.db.select({ n: sql<number>`count(*)::int` }).from(users);
+    return row?.n ?? 0;
+  }
+
+  /** Serialises concurrent registrations for the rest of the transaction (first-user-is-admin rule). */
+  async lockRegistrations(): Promise<void> {
+    await this.db.execute(sql`select pg_advisory_xact_lock(727274002)`);
+  }
+
+  async insert(user: NewUser): Promise<UserRow> {
+    const [row] = await this.db.insert(users).values(user).returning();
+    return row!;
+  }
+
+  /** Sets a new password hash and bumps the session epoch, signing out every existing token. */
+  async setPassword(id: string, passwordHash: string): Promise<UserRow | undefined> {
+    const [row] = await this.db
+      .update(users)
+      .set({ passwordHash, sessionEpoch: sql`${users.sessionEpoch} + 1`, updatedAt: sql`now()` })
+      .where(eq(users.id, id))
+      .returning();
+    return row;
+  }
+
+  async update(id: string, patch: UserPatch): Promise<UserRow | undefined> {
+    const [row] = await this.db
+      .update(users)
+      .set({ ...patch, updatedAt: sql`now()` })
+      .where(eq(users.id, id))
+      .returning();
+    return row;
+  }
+
+  /** Deletes the user; projects, tasks and revoked tokens go with it (ON DELETE CASCADE). */
+  async delete(id: string): Promise<boolean> {
+    const rows = await this.db.delete(users).where(eq(users.id, id)).returning({ id: users.id });
+    return rows.length > 0;
+  }
+
+  async revokeToken(jti: string, userId: string, expiresAt: Date): Promise<void> {
+    await this.db.insert(revokedTokens).values({ jti, userId, expiresAt }).onConflictDoNothing();
+  }
+
+  /** Drops revocations of tokens that have expired anyway; returns how many. */
+  async purgeExpiredRevocations(now: Date): Promise<number> {
+    const rows = await this.db
+      .delete(revokedTokens)
+      .where(sql`${revokedTokens.expiresAt} < ${now}`)
+      .returning({ jti: revokedTokens.jti });
+    return rows.length;
+  }
+}

@@ -1,0 +1,138 @@
+import { isUniqueViolation } from '../db/errors';
+import type { Role, UserRow } from '../db/schema';
+import type { TransactionRunner } from '../db/transaction';
+import { ConflictError, UnauthorizedError, ValidationError } from '../errors';
+import { newId } from '../lib/ids';
+import type { PasswordHasher } from '../lib/password';
+import { isValidTimeZone } from '../lib/timezone';
+import type { UserRepository } from '../repositories/user.repository';
+import type { TokenClaims, TokenService } from './token.service';
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  name: string;
+  timezone?: string | undefined;
+}
+
+export interface Session {
+  token: string;
+  expiresAt: Date;
+  user: UserRow;
+}
+
+/** Who is calling: what the auth checker attaches to a request. */
+export interface Principal {
+  userId: string;
+  role: Role;
+  tokenId: string;
+  tokenExpiresAt: Date;
+}
+
+const INVALID_CREDENTIALS = 'Invalid email or password';
+
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export function normaliseName(name: string, field = 'name'): string {
+  const trimmed = name.trim();
+  if (trimmed.length < 1 || trimmed.length > 100)
+    throw ValidationError.field(field, 'must be 1 to 100 characters');
+  return trimmed;
+}
+
+export function assertTimeZone(tz: string): string {
+  if (!isValidTimeZone(tz))
+    throw ValidationError.field('timezone', 'must be an IANA time zone such as Europe/Paris');
+  return tz;
+}
+
+/** Registration, login, logout, password change and the per-request token check (brief §5). */
+export class AuthService {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly hasher: PasswordHasher,
+    private readonly tokens: TokenService,
+    private readonly transaction: TransactionRunner,
+    private readonly adminEmails: readonly string[],
+  ) {}
+
+  /** Creates an account and signs it in. The first account, and ADMIN_EMAILS, become admins. */
+  async register(input: RegisterInput): Promise<Session> {
+    const email = normaliseEmail(input.email);
+    const name = normaliseName(input.name);
+    const timezone = assertTimeZone(input.timezone ?? 'UTC');
+    this.hasher.assertAcceptable(input.password);
+    const passwordHash = await this.hasher.hash(input.password);
+    try {
+      const user = await this.transaction(async (tx) => {
+        const users = this.users.withTx(tx);
+        await users.lockRegistrations();
+        if (await users.findByEmail(email))
+          throw new ConflictError('An account with this email already exists');
+        const first = (await users.count()) === 0;
+        const role: Role = first || this.adminEmails.includes(email) ? 'admin' : 'user';
+        return users.insert({ id: newId(), email, name, passwordHash, role, timezone });
+      });
+      return this.sessionFor(user);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError('An account with this email already exists');
+      throw err;
+    }
+  }
+
+  /** Same error, and about the same time, for an unknown email and a wrong password. */
+  async login(email: string, password: string): Promise<Session> {
+    const user = await this.users.findByEmail(normaliseEmail(email));
+    const ok = await this.hasher.verify(password, user?.passwordHash);
+    if (!ok || !user) throw new UnauthorizedError(INVALID_CREDENTIALS);
+    return this.sessionFor(user);
+  }
+
+  /** Revokes this token for good: the revocation is stored in the database and outlives restarts. */
+  async logout(principal: Principal): Promise<void> {
+    await this.users.revokeToken(principal.tokenId, principal.userId, principal.tokenExpiresAt);
+  }
+
+  /** Verifies a bearer token and that its user still exists and has not revoked it. */
+  async authenticate(token: string): Promise<Principal> {
+    const claims: TokenClaims = this.tokens.verify(token);
+    const state = await this.users.findAuthState(claims.sub, claims.jti);
+    if (!state) throw new UnauthorizedError('Invalid token');
+    if (state.revoked) throw new UnauthorizedError('Token has been revoked');
+    if (claims.sep !== state.sessionEpoch) throw new UnauthorizedError('Token has been revoked');
+    return {
+      userId: state.id,
+      role: state.role,
+      tokenId: claims.jti,
+      tokenExpiresAt: new Date(claims.exp * 1000),
+    };
+  }
+
+  /** Checks the current password, sets the new one, signs out every session and returns a new one. */
+  async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<Session> {
+    const user = await this.users.findById(userId);
+    if (!user) throw new UnauthorizedError('Invalid token');
+    if (!(await this.hasher.verify(currentPassword, user.passwordHash))) {
+      throw ValidationError.field('current_password', 'is not correct');
+    }
+    this.hasher.assertAcceptable(newPassword, 'new_password');
+    const updated = await this.users.setPassword(userId, await this.hasher.hash(newPassword));
+    if (!updated) throw new UnauthorizedError('Invalid token');
+    return this.sessionFor(updated);
+  }
+
+  /** Checks a password for a sensitive action of a signed-in user (e.g. deleting the account). */
+  async confirmPassword(userId: string, password: string, field = 'password'): Promise<void> {
+    const user = await this.users.findById(userId);
+    if (!(await this.hasher.verify(password, user?.passwordHash))) {
+      throw ValidationError.field(field, 'is not correct');
+    }
+  }
+
+  private sessionFor(user: UserRow): Session {
+    const { token, claims } = this.tokens.issue(user.id, user.sessionEpoch);
+    return { token, expiresAt: new Date(claims.exp * 1000), user };
+  }
+}

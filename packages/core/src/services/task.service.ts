@@ -1,0 +1,171 @@
+import { isForeignKeyViolation } from '../db/errors';
+import type { Priority, Status, TaskRow } from '../db/schema';
+import { type FieldIssue, NotFoundError, ValidationError } from '../errors';
+import type { Clock } from '../lib/clock';
+import { newId } from '../lib/ids';
+import type { Page, PageRequest, SortOrder } from '../repositories/pagination';
+import type { ProjectRepository } from '../repositories/project.repository';
+import type { TaskFilter, TaskPatch, TaskRepository, TaskSort } from '../repositories/task.repository';
+
+export const TASK_LIMITS = { title: 500, description: 10_000, tags: 20, tag: 50 } as const;
+
+export interface TaskInput {
+  title: string;
+  description?: string | null | undefined;
+  dueDate?: Date | null | undefined;
+  priority?: Priority | undefined;
+  status?: Status | undefined;
+  tags?: string[] | undefined;
+  projectId?: string | null | undefined;
+}
+
+export interface TaskListQuery extends PageRequest {
+  filter: TaskFilter;
+  sort: TaskSort;
+  order: SortOrder;
+}
+
+/** Collects every field problem of an input, so a client sees them all at once. */
+class Issues {
+  readonly list: FieldIssue[] = [];
+  add(field: string, message: string): void {
+    this.list.push({ field, message });
+  }
+  throwIfAny(): void {
+    if (this.list.length > 0)
+      throw new ValidationError(this.list, this.list.map((i) => `${i.field}: ${i.message}`).join('; '));
+  }
+}
+
+/** Trims, lower-cases and de-duplicates tags, keeping first-seen order. */
+export function normaliseTags(tags: string[], issues: Issues): string[] {
+  const out: string[] = [];
+  for (const raw of tags) {
+    const tag = raw.trim().toLowerCase();
+    if (tag.length === 0) issues.add('tags', 'must not contain empty tags');
+    else if (tag.length > TASK_LIMITS.tag)
+      issues.add('tags', `each tag must be at most ${TASK_LIMITS.tag} characters`);
+    else if (!out.includes(tag)) out.push(tag);
+  }
+  if (out.length > TASK_LIMITS.tags) issues.add('tags', `must have at most ${TASK_LIMITS.tags} tags`);
+  return out;
+}
+
+/** Tasks: the business rules of brief §3 (validate, check due date, set defaults) over the repository. */
+export class TaskService {
+  constructor(
+    private readonly tasks: TaskRepository,
+    private readonly projects: ProjectRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(userId: string, input: TaskInput): Promise<TaskRow> {
+    const issues = new Issues();
+    const now = this.clock.now();
+    const title = this.title(input.title, issues);
+    const description = this.description(input.description, issues);
+    if (input.dueDate && input.dueDate < now) issues.add('due_date', 'must not be in the past');
+    const tags = normaliseTags(input.tags ?? [], issues);
+    issues.throwIfAny();
+    const projectId = input.projectId ?? null;
+    if (projectId) await this.assertOwnProject(userId, projectId);
+    const status = input.status ?? 'todo';
+    try {
+      return await this.tasks.insert({
+        id: newId(),
+        userId,
+        projectId,
+        title,
+        description: description ?? null,
+        dueDate: input.dueDate ?? null,
+        priority: input.priority ?? 'medium',
+        status,
+        tags,
+        completedAt: status === 'done' ? now : null,
+      });
+    } catch (err) {
+      // The project was deleted between the check and the insert.
+      if (isForeignKeyViolation(err))
+        throw ValidationError.field('project_id', 'must be one of your projects');
+      throw err;
+    }
+  }
+
+  async get(userId: string, id: string): Promise<TaskRow> {
+    const task = await this.tasks.findById(userId, id);
+    if (!task) throw new NotFoundError('Task');
+    return task;
+  }
+
+  list(userId: string, query: TaskListQuery): Promise<Page<TaskRow>> {
+    return this.tasks.list(userId, query.filter, query, query.sort, query.order, this.clock.now());
+  }
+
+  /** Tasks of one project; 404 when the project is not the caller's. */
+  async listByProject(userId: string, projectId: string, query: TaskListQuery): Promise<Page<TaskRow>> {
+    if (!(await this.projects.exists(userId, projectId))) throw new NotFoundError('Project');
+    return this.list(userId, { ...query, filter: { ...query.filter, projectId } });
+  }
+
+  async update(userId: string, id: string, patch: Partial<TaskInput>): Promise<TaskRow> {
+    const issues = new Issues();
+    const changes: TaskPatch = {};
+    if (patch.title !== undefined) changes.title = this.title(patch.title, issues);
+    if (patch.description !== undefined)
+      changes.description = this.description(patch.description, issues) ?? null;
+    if (patch.priority !== undefined) changes.priority = patch.priority;
+    if (patch.status !== undefined) changes.status = patch.status;
+    if (patch.tags !== undefined) changes.tags = normaliseTags(patch.tags, issues);
+    if (patch.projectId !== undefined) changes.projectId = patch.projectId;
+    issues.throwIfAny();
+
+    if (patch.dueDate !== undefined) {
+      changes.dueDate = patch.dueDate;
+      if (patch.dueDate && patch.dueDate < this.clock.now()) {
+        // Re-sending the task's current (now past) due date is not setting one.
+        const current = await this.get(userId, id);
+        if (current.dueDate?.getTime() !== patch.dueDate.getTime()) {
+          throw ValidationError.field('due_date', 'must not be in the past');
+        }
+      }
+    }
+    if (changes.projectId) await this.assertOwnProject(userId, changes.projectId);
+
+    if (Object.keys(changes).length === 0) return this.get(userId, id);
+    try {
+      const task = await this.tasks.update(userId, id, changes);
+      if (!task) throw new NotFoundError('Task');
+      return task;
+    } catch (err) {
+      if (isForeignKeyViolation(err))
+        throw ValidationError.field('project_id', 'must be one of your projects');
+      throw err;
+    }
+  }
+
+  async delete(userId: string, id: string): Promise<void> {
+    if (!(await this.tasks.delete(userId, id))) throw new NotFoundError('Task');
+  }
+
+  private title(raw: string, issues: Issues): string {
+    const title = raw.trim();
+    if (title.length < 1 || title.length > TASK_LIMITS.title) {
+      issues.add('title', `must be 1 to ${TASK_LIMITS.title} characters after trimming`);
+    }
+    return title;
+  }
+
+  private description(raw: string | null | undefined, issues: Issues): string | null | undefined {
+    if (raw && raw.length > TASK_LIMITS.description) {
+      issues.add('description', `must be at most ${TASK_LIMITS.description} characters`);
+    }
+    return raw;
+  }
+
+  private async assertOwnProject(userId: string, projectId: string): Promise<void> {
+    // Same message for a missing project and another user's: existence is never revealed.
+    if (!(await this.projects.exists(userId, projectId))) {
+      throw ValidationError.field('project_id', 'must be one of your projects');
+    }
+  }
+}

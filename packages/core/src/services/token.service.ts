@@ -1,0 +1,49 @@
+import { createSigner, createVerifier } from 'fast-jwt';
+import { UnauthorizedError } from '../errors';
+import { newId } from '../lib/ids';
+
+/** The claims Taskman puts in an access token. */
+export interface TokenClaims {
+  sub: string;
+  jti: string;
+  /** The user's session epoch when the token was issued. */
+  sep: number;
+  iat: number;
+  exp: number;
+}
+
+/** Signs and verifies HS256 access tokens; every other algorithm, `none` included, is refused. */
+export class TokenService {
+  private readonly sign: (payload: Record<string, unknown>) => string;
+  private readonly verifier: (token: string) => TokenClaims;
+
+  constructor(
+    secret: string,
+    readonly expiresInSeconds: number,
+  ) {
+    this.sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: expiresInSeconds * 1000 });
+    this.verifier = createVerifier({
+      key: secret,
+      algorithms: ['HS256'],
+      requiredClaims: ['sub', 'jti', 'exp', 'iat', 'sep'],
+    });
+  }
+
+  /** A new token for the user, with a unique id (jti) so it can be revoked on its own. */
+  issue(userId: string, sessionEpoch: number): { token: string; claims: TokenClaims } {
+    const token = this.sign({ sub: userId, jti: newId(), sep: sessionEpoch });
+    return { token, claims: this.verify(token) };
+  }
+
+  verify(token: string): TokenClaims {
+    try {
+      const claims = this.verifier(token);
+      if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || !Number.isInteger(claims.sep))
+        throw new Error('bad claims');
+      return claims;
+    } catch (err) {
+      const expired = (err as { code?: string }).code === 'FAST_JWT_EXPIRED';
+      throw new UnauthorizedError(expired ? 'Token has expired' : 'Invalid token');
+    }
+  }
+}

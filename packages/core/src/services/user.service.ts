@@ -1,0 +1,45 @@
+import type { UserRow } from '../db/schema';
+import { NotFoundError } from '../errors';
+import type { Page, PageRequest } from '../repositories/pagination';
+import type { UserRepository } from '../repositories/user.repository';
+import { type AuthService, assertTimeZone, normaliseName } from './auth.service';
+
+export interface ProfilePatch {
+  name?: string | undefined;
+  timezone?: string | undefined;
+}
+
+/** The signed-in user's own account: profile and deletion. */
+export class UserService {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly auth: AuthService,
+  ) {}
+
+  async getProfile(userId: string): Promise<UserRow> {
+    const user = await this.users.findById(userId);
+    if (!user) throw new NotFoundError('User');
+    return user;
+  }
+
+  async updateProfile(userId: string, patch: ProfilePatch): Promise<UserRow> {
+    const changes: { name?: string; timezone?: string } = {};
+    if (patch.name !== undefined) changes.name = normaliseName(patch.name);
+    if (patch.timezone !== undefined) changes.timezone = assertTimeZone(patch.timezone);
+    if (Object.keys(changes).length === 0) return this.getProfile(userId);
+    const user = await this.users.update(userId, changes);
+    if (!user) throw new NotFoundError('User');
+    return user;
+  }
+
+  /** Every account, for admins; the route checks the role. */
+  list(page: PageRequest): Promise<Page<UserRow>> {
+    return this.users.list(page);
+  }
+
+  /** Deletes the account and all its data, after checking the password. */
+  async deleteAccount(userId: string, password: string): Promise<void> {
+    await this.auth.confirmPassword(userId, password);
+    if (!(await this.users.delete(userId))) throw new NotFoundError('User');
+  }
+}
