@@ -53,8 +53,14 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     ...(opts.https ? { https: opts.https } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // JSON only: anything else is 415 rather than parsed as text.
-  app.removeContentTypeParser(['text/plain']);
+  // JSON only: anything else is 415 rather than parsed as text. An empty JSON body is no body, as
+  // many clients send Content-Type: application/json on every request (e.g. POST /auth/logout).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else parseJson(request, body as string, done);
+  });
 
   await app.register(errorsPlugin);
   await app.register(requestLog);

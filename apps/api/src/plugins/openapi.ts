@@ -45,6 +45,13 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
     routePrefix: '/docs',
     uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: true, tryItOutEnabled: true },
     staticCSP: true,
+    theme: { title: 'Taskman API' },
+    logo: {
+      type: 'image/svg+xml',
+      content: Buffer.from(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="150" height="32"><text x="0" y="24" font-family="sans-serif" font-size="24" font-weight="700" fill="#fff">✓ Taskman</text></svg>',
+      ),
+    },
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 });

@@ -62,7 +62,7 @@ export const PageQuery = {
 export const literals = <const T extends string[]>(
   values: readonly [...T],
   options: Record<string, unknown> = {},
-) => Type.Enum(values, options);
+) => Type.Enum(values, { type: 'string', ...options });
 
 /** The `meta` block of a list response. */
 export function pageMeta(page: number, limit: number, total: number) {

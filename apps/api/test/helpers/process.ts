@@ -1,0 +1,64 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+
+export interface RunningProcess {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Spawns a TypeScript entry point of the repository with a clean, explicit environment. */
+export function spawnTs(entry: string, env: Record<string, string>, args: string[] = []): ChildProcess {
+  return spawn(TSX, [path.join(ROOT, entry), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+/** Starts the API (`apps/api/src/main.ts`) on a free port and waits for its "running at" log line. */
+export async function startApi(env: Record<string, string>): Promise<RunningProcess> {
+  const child = spawnTs('apps/api/src/main.ts', { PORT: '0', HOST: '127.0.0.1', ...env });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`API did not start:\n${out}`)), 60_000);
+    const check = () => {
+      const m = /Taskman is running at (http:\/\/localhost:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!.replace('localhost', '127.0.0.1'));
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`API exited with ${code} before starting:\n${out}`));
+    });
+  });
+  return {
+    child,
+    url,
+    output: () => out,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+      return exitOf(child);
+    },
+  };
+}
