@@ -104,6 +104,9 @@ function bool(env: Env, name: string, def: boolean): boolean {
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-f:]+(\/\d{1,3})?)$/i;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
+// `memory://` keeps everything in memory (a throw-away demo or test); anything else is a folder.
+const dataDirOf = (raw: string): string => (raw.startsWith('memory://') ? raw : path.resolve(raw));
+
 /** Reads and validates every environment variable once; throws ConfigError naming the first bad one. */
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['production', 'development', 'test'] as const, 'development');
@@ -156,7 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     env: nodeEnv,
     port,
     host,
-    dataDir: path.resolve(str(env, 'DATA_DIR') ?? './data'),
+    dataDir: dataDirOf(str(env, 'DATA_DIR') ?? './data'),
     databaseUrl,
     databaseReplicaUrl,
     databasePoolMax: int(env, 'DATABASE_POOL_MAX', 10, 1, 1000),

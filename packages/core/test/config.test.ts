@@ -58,6 +58,11 @@ describe('loadConfig', () => {
     ).toThrow(/^(?!.*hunter2).*$/);
   });
 
+  it('keeps DATA_DIR=memory:// as an in-memory database, resolves folders', () => {
+    expect(loadConfig({ DATA_DIR: 'memory://' }).dataDir).toBe('memory://');
+    expect(loadConfig({ DATA_DIR: 'rel/dir' }).dataDir).toBe(`${process.cwd()}/rel/dir`);
+  });
+
   it('allows a cheap bcrypt cost only in tests', () => {
     expect(loadConfig({ NODE_ENV: 'test', BCRYPT_COST: '4' }).bcryptCost).toBe(4);
   });
