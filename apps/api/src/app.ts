@@ -1,5 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Core } from '@taskman/core';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { v7 } from 'uuid';
 import authPlugin from './plugins/auth';
@@ -19,6 +21,8 @@ export interface BuildAppOptions {
   /** Pino options or a ready logger; tests pass false. */
   logger?: FastifyServerOptions['logger'];
   https?: { key: Buffer; cert: Buffer } | null;
+  /** Where JSON log lines go instead of stdout (tests read them back). */
+  logStream?: { write(line: string): void };
 }
 
 /** Log redaction: credentials never reach a log line, whatever a plugin decides to log. */
@@ -34,24 +38,69 @@ export const REDACT = [
   '*.passwordHash',
 ];
 
+/**
+ * Two Ajv instances: query strings, params and headers are text, so they are coerced to the
+ * schema's types ("5" → 5, one value → an array); JSON bodies are not ({"password": 12345678}
+ * is an error, not a string). Unknown fields are an error, never silently dropped.
+ */
+function validatorCompiler() {
+  const base = { removeAdditional: false, useDefaults: true, allErrors: true, strict: false } as const;
+  const bodyAjv = addFormats(new Ajv({ ...base, coerceTypes: false }));
+  const textAjv = addFormats(new Ajv({ ...base, coerceTypes: 'array' }));
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? bodyAjv : textAjv).compile(schema);
+}
+
+/** JSON lines (for log shippers) unless asked for, or writing to a terminal: then readable lines. */
+export function loggerOptions(config: Core['config']) {
+  const pretty = config.logFormat === 'pretty' || (config.logFormat === undefined && process.stdout.isTTY);
+  const debug = config.logLevel === 'debug' || config.logLevel === 'trace';
+  return {
+    level: config.logLevel,
+    redact: { paths: REDACT, censor: '[redacted]' },
+    // Errors are logged by type, code and message; stack traces only when debugging.
+    serializers: {
+      // Fastify's type insists on a stack; leaving it out outside debugging is the point.
+      err: (e: Error & { code?: string; statusCode?: number }) =>
+        ({
+          type: e.name,
+          message: e.message,
+          code: e.code,
+          statusCode: e.statusCode,
+          ...(debug ? { stack: e.stack } : {}),
+        }) as { type: string; message: string; stack: string },
+    },
+    ...(pretty
+      ? {
+          transport: {
+            target: 'pino-pretty',
+            options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname', singleLine: true },
+          },
+        }
+      : {}),
+  };
+}
+
 /** Builds the Fastify app around an opened core; `main.ts` listens, tests inject. */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const { core } = opts;
   const { config, services } = core;
   const app = Fastify({
-    logger: opts.logger ?? { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } },
+    logger:
+      opts.logger ??
+      (opts.logStream
+        ? { ...loggerOptions(config), transport: undefined, stream: opts.logStream }
+        : loggerOptions(config)),
     // request-log.ts writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: (req) => requestIdFrom(req.headers['x-request-id'], v7),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-    ajv: {
-      // Unknown fields are an error, not silently dropped; query strings are coerced to the schema's types.
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
-    },
     ...(opts.https ? { https: opts.https } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler());
 
   // JSON only: anything else is 415 rather than parsed as text. An empty JSON body is no body, as
   // many clients send Content-Type: application/json on every request (e.g. POST /auth/logout).

@@ -32,6 +32,8 @@ export interface Config {
   tlsKeyFile: string | undefined;
   encryptionKey: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** JSON lines for machines; 'pretty' for a terminal. Unset: pretty on a terminal, else JSON. */
+  logFormat: 'json' | 'pretty' | undefined;
   bcryptCost: number;
   bodyLimitBytes: number;
   trustProxy: boolean;
@@ -183,6 +185,10 @@ export function loadConfig(env: Env = process.env): Config {
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
       'info',
     ),
+    logFormat:
+      str(env, 'LOG_FORMAT') === undefined
+        ? undefined
+        : oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     bcryptCost,
     bodyLimitBytes: int(env, 'BODY_LIMIT', 1_048_576, 1024, 100 * 1_048_576),
     trustProxy: bool(env, 'TRUST_PROXY', false),

@@ -2,6 +2,7 @@ export * from './config';
 export * from './core';
 export type { Database } from './db/client';
 export { databaseFromPglite, openDatabase } from './db/client';
+export { isDatabaseUnavailable } from './db/errors';
 export * from './db/schema';
 export * from './errors';
 export type { Clock } from './lib/clock';

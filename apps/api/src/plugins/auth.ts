@@ -15,7 +15,8 @@ declare module 'fastify' {
   }
 }
 
-const BEARER = /^Bearer[ ]+([A-Za-z0-9._~+/=-]+)$/;
+// The scheme name is case-insensitive (RFC 9110 §11.1).
+const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i;
 
 /** The principal of an authenticated route; throws if the route forgot its auth hook. */
 export function principalOf(request: FastifyRequest): Principal {

@@ -1,4 +1,4 @@
-import { DomainError, type ErrorCode, type FieldIssue } from '@taskman/core';
+import { DomainError, type ErrorCode, type FieldIssue, isDatabaseUnavailable } from '@taskman/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -43,7 +43,11 @@ function fieldIssues(issues: AjvIssue[], context: string | undefined): FieldIssu
   for (const i of issues) {
     // For "X or null" unions, the null branch and the union itself only repeat the real problem.
     if (i.keyword === 'anyOf' || (i.keyword === 'type' && i.params.type === 'null')) continue;
-    const path = i.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    // tags/3 → tags: clients map errors to form fields, not to array items.
+    const path = i.instancePath
+      .replace(/^\//, '')
+      .replace(/\/\d+(?=\/|$)/g, '')
+      .replace(/\//g, '.');
     let field = path;
     let message = i.message ?? 'is invalid';
     if (i.keyword === 'required') {
@@ -123,8 +127,8 @@ export default fp(async function errors(app: FastifyInstance) {
                   : 'VALIDATION_ERROR';
       return sendError(request, reply, code, err.message);
     }
-    request.log.error({ err }, 'request failed');
-    if (status === 503) {
+    if (status === 503 || isDatabaseUnavailable(err)) {
+      request.log.warn({ err: { type: err.name, message: err.message } }, 'a dependency is unavailable');
       reply.header('retry-after', '5');
       return sendError(
         request,
@@ -133,6 +137,7 @@ export default fp(async function errors(app: FastifyInstance) {
         'A service Taskman depends on is unavailable, retry later',
       );
     }
+    request.log.error({ err }, 'request failed');
     return sendError(request, reply, 'INTERNAL', 'Internal server error');
   });
 });

@@ -23,7 +23,8 @@ export default fp(async function requestLog(app: FastifyInstance) {
       user_id: request.principal?.userId,
       ip: request.ip,
     };
-    if (status >= 500) request.log.error(line, 'request');
-    else request.log.info(line, 'request');
+    const msg = `${line.method} ${line.route} ${status} ${line.duration_ms} ms`;
+    if (status >= 500) request.log.error(line, msg);
+    else request.log.info(line, msg);
   });
 });

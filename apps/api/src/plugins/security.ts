@@ -38,16 +38,21 @@ export default fp(async function security(app: FastifyInstance, opts: { config: 
     });
   }
   await app.register(rateLimit, {
-    global: true,
+    // Not per route: a root onRequest hook, so the limit is counted before authentication and
+    // requests with a missing or wrong token are limited too (brief §3: rate limit, then token).
+    global: false,
     max: config.rateLimitMax,
     timeWindow: config.rateLimitWindowSeconds * 1000,
+    // Routes with `config: { rateLimit: false }` (health checks) are never limited.
+    allowList: (request) => request.routeOptions.config?.rateLimit === false,
     // Same envelope as every other error; the plugin sets Retry-After and X-RateLimit-* itself.
     errorResponseBuilder: (_request, context) => {
       const err = new Error(
-        `Too many requests: limit is ${context.max} per ${context.after}; retry in ${Math.ceil(context.ttl / 1000)} s`,
+        `Too many requests: the limit is ${context.max} per ${context.after}; retry in ${Math.ceil(context.ttl / 1000)} s`,
       ) as Error & { statusCode: number };
-      err.statusCode = 429;
+      err.statusCode = context.statusCode;
       return err;
     },
   });
+  app.addHook('onRequest', app.rateLimit());
 });

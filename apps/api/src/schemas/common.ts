@@ -52,11 +52,18 @@ export const errors = {
   429: errorRef('Too many requests (RATE_LIMITED)'),
 } as const;
 
+// Optional in the document (the server fills the defaults), so generated clients need not send them.
 export const PageQuery = {
-  page: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 }),
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  order: Type.Optional(Type.Enum(['asc', 'desc'])),
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+  order: Type.Optional(Type.Enum(['asc', 'desc'], { type: 'string' })),
 };
+
+/** The page and limit of a list query, with the defaults of the API contract. */
+export const pageOf = (q: { page?: number | undefined; limit?: number | undefined }) => ({
+  page: q.page ?? 1,
+  limit: q.limit ?? 20,
+});
 
 /** A string enum (`{"enum": [...]}`), so a bad value gets one clear "must be one of" error. */
 export const literals = <const T extends string[]>(

@@ -70,12 +70,12 @@ export interface TestApp {
 
 /** Builds the whole app on a fresh database, as `main.ts` does, minus the listening socket. */
 export async function createTestApp(
-  opts: { env?: Record<string, string>; clock?: Clock; logger?: unknown } = {},
+  opts: { env?: Record<string, string>; clock?: Clock; logStream?: { write(line: string): void } } = {},
 ): Promise<TestApp> {
   const db = await createTestDatabase();
   const config = loadConfig({ ...TEST_ENV, ...opts.env });
   const core = await createCore(config, { database: db.database, migrate: false, clock: opts.clock });
-  const app = await buildApp({ core, logger: (opts.logger ?? false) as never });
+  const app = await buildApp(opts.logStream ? { core, logStream: opts.logStream } : { core, logger: false });
   await app.ready();
   return {
     app,

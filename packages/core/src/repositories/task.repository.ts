@@ -35,8 +35,8 @@ export interface TaskFilter {
   /** True: due before `now` and not done; false: everything else. */
   overdue?: boolean;
   q?: string;
-  /** Archived tasks are hidden unless asked for. */
-  archived?: boolean;
+  /** Archived tasks are hidden ('exclude', the default) unless asked for. */
+  archived?: 'exclude' | 'include' | 'only';
 }
 
 // The search vector is internal: never selected, never returned.
@@ -61,7 +61,8 @@ export function toPrefixQuery(q: string): string | undefined {
 
 function whereOf(userId: string, f: TaskFilter, now: Date): SQL {
   const conds: (SQL | undefined)[] = [eq(tasks.userId, userId)];
-  conds.push(f.archived ? isNotNull(tasks.archivedAt) : isNull(tasks.archivedAt));
+  if (f.archived === 'only') conds.push(isNotNull(tasks.archivedAt));
+  else if (f.archived !== 'include') conds.push(isNull(tasks.archivedAt));
   if (f.status?.length) conds.push(sql`${tasks.status} in ${f.status}`);
   if (f.priority?.length) conds.push(sql`${tasks.priority} in ${f.priority}`);
   if (f.tags?.length) conds.push(sql`${tasks.tags} && ${sql.param(f.tags)}::text[]`);

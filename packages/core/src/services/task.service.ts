@@ -117,18 +117,16 @@ export class TaskService {
     if (patch.status !== undefined) changes.status = patch.status;
     if (patch.tags !== undefined) changes.tags = normaliseTags(patch.tags, issues);
     if (patch.projectId !== undefined) changes.projectId = patch.projectId;
-    issues.throwIfAny();
-
     if (patch.dueDate !== undefined) {
       changes.dueDate = patch.dueDate;
+      // Re-sending the task's current (now past) due date is not setting one.
       if (patch.dueDate && patch.dueDate < this.clock.now()) {
-        // Re-sending the task's current (now past) due date is not setting one.
         const current = await this.get(userId, id);
-        if (current.dueDate?.getTime() !== patch.dueDate.getTime()) {
-          throw ValidationError.field('due_date', 'must not be in the past');
-        }
+        if (current.dueDate?.getTime() !== patch.dueDate.getTime())
+          issues.add('due_date', 'must not be in the past');
       }
     }
+    issues.throwIfAny();
     if (changes.projectId) await this.assertOwnProject(userId, changes.projectId);
 
     if (Object.keys(changes).length === 0) return this.get(userId, id);

@@ -2,6 +2,8 @@ import { createSigner, createVerifier } from 'fast-jwt';
 import { UnauthorizedError } from '../errors';
 import { newId } from '../lib/ids';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** The claims Taskman puts in an access token. */
 export interface TokenClaims {
   sub: string;
@@ -38,8 +40,9 @@ export class TokenService {
   verify(token: string): TokenClaims {
     try {
       const claims = this.verifier(token);
-      if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || !Number.isInteger(claims.sep))
+      if (!UUID.test(String(claims.sub)) || !UUID.test(String(claims.jti)) || !Number.isInteger(claims.sep)) {
         throw new Error('bad claims');
+      }
       return claims;
     } catch (err) {
       const expired = (err as { code?: string }).code === 'FAST_JWT_EXPIRED';

@@ -2,7 +2,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Services } from '@taskman/core';
 import { Type } from 'typebox';
 import { principalOf } from '../../plugins/auth';
-import { API_PREFIX, bearer, Envelope, errors, IdParams, ListEnvelope, pageMeta } from '../../schemas/common';
+import {
+  API_PREFIX,
+  bearer,
+  Envelope,
+  errors,
+  IdParams,
+  ListEnvelope,
+  pageMeta,
+  pageOf,
+} from '../../schemas/common';
 import { presentTask, splitListParams, Task, TaskListQuery, toTaskListQuery } from '../tasks/task.schema';
 import {
   Project,
@@ -46,7 +55,8 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
       },
     },
     async (request) => {
-      const { page, limit, sort, order } = request.query;
+      const { page, limit } = pageOf(request.query);
+      const { sort = 'created_at', order } = request.query;
       const result = await services.projects.list(principalOf(request).userId, {
         page,
         limit,
@@ -126,7 +136,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
         description: 'Takes the filters of GET /tasks, except project_id.',
         security: bearer,
         params: IdParams,
-        querystring: Type.Omit(TaskListQuery, ['project_id']),
+        querystring: Type.Omit(TaskListQuery, ['project_id'], { additionalProperties: false }),
         response: { 200: ListEnvelope(Task), 400: errors[400], 401: errors[401], 404: errors[404] },
       },
     },

@@ -27,7 +27,8 @@ export function presentProject(p: ProjectRow): ProjectJson {
   };
 }
 
-const Name = Type.String({ minLength: 1, maxLength: 200, description: 'Trimmed; 1 to 200 characters' });
+// A generous cap before trimming; the service applies the exact 1-200 rule after it.
+const Name = Type.String({ minLength: 1, maxLength: 400, description: 'Trimmed; 1 to 200 characters' });
 const Description = Nullable(Type.String({ maxLength: 10_000 }));
 
 export const ProjectCreateBody = Type.Object(
@@ -41,6 +42,6 @@ export const ProjectPatchBody = Type.Object(
 );
 
 export const ProjectListQuery = Type.Object(
-  { ...PageQuery, sort: literals(PROJECT_SORTS, { default: 'created_at' }) },
+  { ...PageQuery, sort: Type.Optional(literals(PROJECT_SORTS, { default: 'created_at' })) },
   { additionalProperties: false },
 );

@@ -9,7 +9,7 @@ import {
 } from '@taskman/core';
 import type { FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
-import { DateTime, iso, isoOrNull, literals, Nullable, PageQuery, Uuid } from '../../schemas/common';
+import { DateTime, iso, isoOrNull, literals, Nullable, PageQuery, pageOf, Uuid } from '../../schemas/common';
 
 const Priority = literals(PRIORITIES, { description: 'low | medium | high | urgent' });
 const Status = literals(STATUSES, { description: 'todo | in_progress | done' });
@@ -108,7 +108,7 @@ export function toTaskInput<B extends TaskBody>(
 export const TaskListQuery = Type.Object(
   {
     ...PageQuery,
-    sort: literals(TASK_SORTS, { default: 'created_at' }),
+    sort: Type.Optional(literals(TASK_SORTS, { default: 'created_at' })),
     status: Type.Optional(
       Type.Array(Status, { description: 'Comma-separated or repeated: status=todo,in_progress' }),
     ),
@@ -134,8 +134,9 @@ export const TaskListQuery = Type.Object(
         description: 'Full-text search over title and description (prefixes match)',
       }),
     ),
+    include_archived: Type.Optional(Type.Boolean({ description: 'Also list archived tasks' })),
     archived: Type.Optional(
-      Type.Boolean({ default: false, description: 'List archived tasks instead of live ones' }),
+      Type.Boolean({ description: 'true: only archived tasks; false: only live ones (default)' }),
     ),
   },
   { additionalProperties: false },
@@ -155,13 +156,10 @@ export async function splitListParams(request: FastifyRequest): Promise<void> {
 }
 
 /** Wire query → service query: default order is soonest-first for due dates, newest-first otherwise. */
-export function toTaskListQuery(
-  q: Partial<Static<typeof TaskListQuery>> & { page: number; limit: number },
-): CoreTaskListQuery {
+export function toTaskListQuery(q: Partial<Static<typeof TaskListQuery>>): CoreTaskListQuery {
   const sort = q.sort ?? 'created_at';
   return {
-    page: q.page,
-    limit: q.limit,
+    ...pageOf(q),
     sort,
     order: q.order ?? (sort === 'due_date' ? 'asc' : 'desc'),
     filter: {
@@ -173,7 +171,8 @@ export function toTaskListQuery(
       dueAfter: q.due_after ? new Date(q.due_after) : undefined,
       overdue: q.overdue,
       q: q.q,
-      archived: q.archived ?? false,
+      archived:
+        q.archived === true ? 'only' : q.include_archived && q.archived !== false ? 'include' : 'exclude',
     },
   };
 }

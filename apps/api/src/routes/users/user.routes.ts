@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Services } from '@taskman/core';
 import { Type } from 'typebox';
 import { principalOf } from '../../plugins/auth';
-import { bearer, Envelope, errors, ListEnvelope, pageMeta } from '../../schemas/common';
+import { bearer, Envelope, errors, ListEnvelope, pageMeta, pageOf } from '../../schemas/common';
 import { presentSession } from '../auth/auth.routes';
 import { Session } from '../auth/auth.schema';
 import {
@@ -101,11 +101,11 @@ const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
         summary: 'All users (admins only)',
         security: bearer,
         querystring: UserListQuery,
-        response: { 200: ListEnvelope(User), 401: errors[401], 403: errors[403] },
+        response: { 200: ListEnvelope(User), 400: errors[400], 401: errors[401], 403: errors[403] },
       },
     },
     async (request) => {
-      const { page, limit } = request.query;
+      const { page, limit } = pageOf(request.query);
       const result = await services.users.list({ page, limit });
       return {
         success: true as const,

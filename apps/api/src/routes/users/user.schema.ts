@@ -1,6 +1,6 @@
 import { PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES, ROLES, type UserRow } from '@taskman/core';
 import { type Static, Type } from 'typebox';
-import { DateTime, iso, literals, Uuid } from '../../schemas/common';
+import { DateTime, iso, literals, PageQuery, Uuid } from '../../schemas/common';
 
 export const User = Type.Object(
   {
@@ -64,9 +64,6 @@ export const DeleteAccountBody = Type.Object(
 );
 
 export const UserListQuery = Type.Object(
-  {
-    page: Type.Integer({ minimum: 1, default: 1 }),
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-  },
+  { page: PageQuery.page, limit: PageQuery.limit },
   { additionalProperties: false },
 );
