@@ -1,11 +1,11 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Core } from '@taskman/core';
+import { type Core, describeError, ValidationError } from '@taskman/core';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { v7 } from 'uuid';
 import authPlugin from './plugins/auth';
-import errorsPlugin from './plugins/errors';
+import errorsPlugin, { sendError } from './plugins/errors';
 import openapiPlugin from './plugins/openapi';
 import requestLog, { requestIdFrom } from './plugins/request-log';
 import securityPlugin from './plugins/security';
@@ -38,6 +38,10 @@ export const REDACT = [
   '*.passwordHash',
 ];
 
+// An escaped NUL (\u0000) that is not itself an escaped backslash followed by "u0000".
+const NUL_IN_JSON = /(?:^|[^\\])(?:\\\\)*\\u0000/;
+const nulError = (field: string) => ValidationError.field(field, 'must not contain NUL characters (\\u0000)');
+
 /**
  * Two Ajv instances: query strings, params and headers are text, so they are coerced to the
  * schema's types ("5" → 5, one value → an array); JSON bodies are not ({"password": 12345678}
@@ -61,11 +65,10 @@ export function loggerOptions(config: Core['config']) {
     // Errors are logged by type, code and message; stack traces only when debugging.
     serializers: {
       // Fastify's type insists on a stack; leaving it out outside debugging is the point.
-      err: (e: Error & { code?: string; statusCode?: number }) =>
+      // A failed query is described by its driver error only: its own message lists every parameter.
+      err: (e: Error & { statusCode?: number }) =>
         ({
-          type: e.name,
-          message: e.message,
-          code: e.code,
+          ...describeError(e),
           statusCode: e.statusCode,
           ...(debug ? { stack: e.stack } : {}),
         }) as { type: string; message: string; stack: string },
@@ -97,6 +100,15 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Errors raised before routing (a malformed URL) get the envelope too.
+    frameworkErrors: (err, request, reply) => {
+      sendError(
+        request,
+        reply,
+        'VALIDATION_ERROR',
+        err.code === 'FST_ERR_BAD_URL' ? 'The URL is malformed' : err.message,
+      );
+    },
     ...(opts.https ? { https: opts.https } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -108,16 +120,25 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.removeContentTypeParser(['text/plain', 'application/json']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') done(null, undefined);
+    else if (NUL_IN_JSON.test(body as string)) done(nulError('body'), undefined);
     else parseJson(request, body as string, done);
+  });
+  // PostgreSQL text cannot hold NUL: refuse it at the door rather than fail in the database.
+  app.addHook('onRequest', async (request) => {
+    if (/%00/i.test(request.url)) throw nulError('query');
   });
 
   await app.register(errorsPlugin);
   await app.register(requestLog);
-  await app.register(securityPlugin, { config });
+  await app.register(securityPlugin, { core });
   await app.register(authPlugin, { services });
   await app.register(openapiPlugin, { appUrl: config.appUrl });
 
   await app.register(healthRoutes, { database: core.database });
+  // Until the web app is served here, the root leads a browser to the API reference.
+  app.get('/', { schema: { hide: true }, config: { rateLimit: false } }, (_request, reply) =>
+    reply.redirect('/docs'),
+  );
   await app.register(
     async (api) => {
       await api.register(authRoutes, { services });

@@ -1,8 +1,8 @@
 // Starts the Taskman API: reads the configuration, opens and migrates the database, listens.
 import { readFileSync } from 'node:fs';
 import { ConfigError, createCore, loadConfig } from '@taskman/core';
-import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app';
+import { onShutdown } from './shutdown';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -22,13 +22,16 @@ async function main(): Promise<void> {
     : null;
   const app = await buildApp({ core, https });
 
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'stopping after an unexpected error');
-    else app.log.info({ signal }, 'stopping: finishing in-flight requests');
+  onShutdown(async (signal) => {
+    app.log.info({ signal }, 'stopping: finishing in-flight requests');
     // Fastify stops accepting connections and waits for in-flight requests; then the pools close.
     await app.close();
     await core.close();
-    app.log.info('stopped');
+    app.log.info({}, 'stopped');
+  }, app.log);
+  process.on('uncaughtException', (err) => {
+    app.log.fatal({ err }, 'uncaught exception: exiting');
+    process.exit(1);
   });
 
   await app.listen({ port: config.port, host: config.host });

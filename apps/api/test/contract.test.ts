@@ -446,25 +446,32 @@ describe('contract: rate limiting', () => {
   afterAll(() => t.close());
 
   it('the 4th API request in the window is 429 RATE_LIMITED with Retry-After; health is never limited', async () => {
-    const ann = await signUp(t.app); // request 1
-    const second = await ann.get('/api/v1/projects');
-    expect(second.status).toBe(200);
-    expect(second.headers['x-ratelimit-limit']).toBe('3');
-    expect(second.headers['x-ratelimit-remaining']).toBe('1');
-    expect((await ann.get('/api/v1/tasks')).status).toBe(200); // request 3
+    // Registration is counted for the IP; a signed-in user's requests for the user.
+    const ann = await signUp(t.app);
+    const first = await ann.get('/api/v1/projects');
+    expect(first.status).toBe(200);
+    expect(first.headers['x-ratelimit-limit']).toBe('3');
+    expect(first.headers['x-ratelimit-remaining']).toBe('2');
+    expect((await ann.get('/api/v1/tasks')).status).toBe(200);
+    expect((await ann.get('/api/v1/tasks')).status).toBe(200);
 
     const limited = await ann.get('/api/v1/projects');
     const err = expectEnvelope(limited, 429, 'RATE_LIMITED');
     expect(err.details).toBeUndefined();
+    expect(err.message).toContain('per 60 s');
     expect(limited.headers['retry-after']).toMatch(/^\d+$/);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect(limited.headers['x-request-id']).toMatch(UUID);
 
-    // Every route is limited, including public ones and writes; nothing is written.
+    // Every route is limited, writes included; nothing is written.
     expectEnvelope(await ann.post('/api/v1/projects', { name: 'over' }), 429, 'RATE_LIMITED');
+    // Token-less requests from the same IP have their own budget (1 used by the registration).
+    const anonymous = new Client(t.app);
+    await anonymous.post('/api/v1/auth/login', { email: 'a@example.com', password: 'whatever1' });
+    await anonymous.post('/api/v1/auth/login', { email: 'a@example.com', password: 'whatever1' });
     expectEnvelope(
-      await new Client(t.app).post('/api/v1/auth/login', { email: 'a@example.com', password: 'whatever1' }),
+      await anonymous.post('/api/v1/auth/login', { email: 'a@example.com', password: 'whatever1' }),
       429,
       'RATE_LIMITED',
     );

@@ -5,7 +5,11 @@ import { Client, signUp } from './helpers/client';
 const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'options', 'head'] as const;
 const PUBLIC_API = new Set(['post /api/v1/auth/register', 'post /api/v1/auth/login']);
 /** POST routes that take no body by design. */
-const NO_BODY = new Set(['post /api/v1/auth/logout']);
+const NO_BODY = new Set([
+  'post /api/v1/auth/logout',
+  'post /api/v1/tasks/{id}/archive',
+  'post /api/v1/tasks/{id}/unarchive',
+]);
 const ERROR_REF = '#/components/schemas/Error';
 
 const TASK_FIELDS = [

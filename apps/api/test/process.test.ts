@@ -125,6 +125,23 @@ describe(`the API process (${testDb})`, { timeout: 180_000 }, () => {
     expect(await exitOf(api.child)).toBe(0);
   });
 
+  it.runIf(testDb === 'pglite')('refuses a second process on the same embedded DATA_DIR', async () => {
+    const api = await startApi(env);
+    try {
+      const second = spawnTs('apps/api/src/main.ts', { ...env, PORT: '0' });
+      let err = '';
+      second.stderr?.on('data', (d) => {
+        err += d;
+      });
+      expect(await exitOf(second)).toBe(1);
+      expect(err).toContain('in use by another Taskman process');
+      // The first one is unharmed.
+      expect((await fetch(`${api.url}/health/ready`)).status).toBe(200);
+    } finally {
+      expect(await api.stop()).toBe(0);
+    }
+  });
+
   it('refuses to start with an invalid setting, naming it in one line', async () => {
     const child = spawnTs('apps/api/src/main.ts', { ...env, PORT: 'eighty' });
     let err = '';

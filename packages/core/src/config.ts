@@ -17,6 +17,10 @@ export interface Config {
   databaseReplicaUrl: string | undefined;
   databasePoolMax: number;
   redisUrl: string | undefined;
+  /** Prepended to every Redis key, so several deployments (or test runs) can share one Redis. */
+  redisKeyPrefix: string;
+  cacheEnabled: boolean;
+  cacheTtlSeconds: number;
   /** Undefined in embedded mode until the secret is loaded from DATA_DIR. */
   jwtSecret: string | undefined;
   jwtExpiresInSeconds: number;
@@ -26,6 +30,8 @@ export interface Config {
   corsOrigins: string[];
   rateLimitMax: number;
   rateLimitWindowSeconds: number;
+  /** Per IP and per email, on /auth/login and /auth/register, per window. */
+  authRateLimitMax: number;
   adminEmails: string[];
   adminIpAllowlist: string[];
   tlsCertFile: string | undefined;
@@ -128,7 +134,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const port = int(env, 'PORT', 3000, 0, 65535);
-  const host = str(env, 'HOST') ?? '0.0.0.0';
+  // Embedded mode is one person's laptop: not reachable from the network unless asked for.
+  const host = str(env, 'HOST') ?? (mode === 'embedded' ? '127.0.0.1' : '0.0.0.0');
   const appUrl = url(env, 'APP_URL', ['http', 'https']) ?? `http://localhost:${port}`;
 
   const adminEmails = list(env, 'ADMIN_EMAILS').map((e) => e.toLowerCase());
@@ -166,6 +173,9 @@ export function loadConfig(env: Env = process.env): Config {
     databaseReplicaUrl,
     databasePoolMax: int(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
     redisUrl,
+    redisKeyPrefix: str(env, 'REDIS_KEY_PREFIX') ?? '',
+    cacheEnabled: bool(env, 'CACHE_ENABLED', true),
+    cacheTtlSeconds: int(env, 'CACHE_TTL', 300, 1, 86_400),
     jwtSecret,
     jwtExpiresInSeconds: int(env, 'JWT_EXPIRES_IN', 86_400, 60, 31 * 86_400),
     appUrl: appUrl.replace(/\/$/, ''),
@@ -174,6 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins,
     rateLimitMax: int(env, 'RATE_LIMIT_MAX', 100, 1, 1_000_000),
     rateLimitWindowSeconds: int(env, 'RATE_LIMIT_WINDOW', 60, 1, 86_400),
+    authRateLimitMax: int(env, 'AUTH_RATE_LIMIT_MAX', 10, 1, 1_000_000),
     adminEmails,
     adminIpAllowlist,
     tlsCertFile,

@@ -1,10 +1,19 @@
 import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { CacheStore } from './cache/cache.store';
+import { CacheAside } from './cache/cache-aside';
+import { MemoryCacheStore } from './cache/memory.store';
+import { openRedis, RedisCacheStore } from './cache/redis.store';
+import { SessionCache } from './cache/session.cache';
+import { TaskCache } from './cache/task.cache';
 import type { Config } from './config';
 import { type Database, openDatabase } from './db/client';
 import { transactionRunner } from './db/transaction';
 import { type Clock, systemClock } from './lib/clock';
+import { type Log, silentLog } from './lib/log';
 import { PasswordHasher } from './lib/password';
 import { loadOrCreateSecret } from './lib/secret';
+import { createMetrics, type Metrics } from './metrics/metrics';
 import { ProjectRepository } from './repositories/project.repository';
 import { TaskRepository } from './repositories/task.repository';
 import { UserRepository } from './repositories/user.repository';
@@ -26,6 +35,10 @@ export interface Core {
   config: Config;
   database: Database;
   services: Services;
+  metrics: Metrics;
+  /** The shared Redis client in cluster mode (rate limiter, cache); undefined in embedded mode. */
+  redis: Redis | undefined;
+  cacheStore: CacheStore;
   close(): Promise<void>;
 }
 
@@ -35,6 +48,7 @@ export interface CreateCoreOptions {
   clock?: Clock;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
+  log?: Log;
 }
 
 function jwtSecretFor(config: Config): string {
@@ -59,7 +73,17 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     throw err;
   }
   const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? silentLog;
   const transaction = transactionRunner(database.db);
+  const metrics = createMetrics();
+
+  const redis = config.redisUrl ? await openRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
+  if (redis && redis.status !== 'ready')
+    log.warn({}, 'Redis is not reachable yet: serving without the cache until it is');
+  const cacheStore: CacheStore = redis ? new RedisCacheStore(redis) : new MemoryCacheStore();
+  const cache = new CacheAside(cacheStore, metrics, log, config.cacheEnabled);
+  const taskCache = new TaskCache(cache, config.cacheTtlSeconds);
+  const sessions = new SessionCache(cache, config.cacheTtlSeconds);
 
   const userRepo = new UserRepository(database.db);
   const projectRepo = new ProjectRepository(database.db);
@@ -67,17 +91,24 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
 
   const tokens = new TokenService(jwtSecretFor(config), config.jwtExpiresInSeconds);
   const hasher = new PasswordHasher(config.bcryptCost);
-  const auth = new AuthService(userRepo, hasher, tokens, transaction, config.adminEmails);
+  const auth = new AuthService(userRepo, hasher, tokens, transaction, sessions, config.adminEmails);
 
   return {
     config,
     database,
+    metrics,
+    redis,
+    cacheStore,
     services: {
       auth,
-      users: new UserService(userRepo, auth),
-      projects: new ProjectService(projectRepo, taskRepo, transaction),
-      tasks: new TaskService(taskRepo, projectRepo, clock),
+      users: new UserService(userRepo, auth, sessions, taskCache),
+      projects: new ProjectService(projectRepo, taskRepo, transaction, taskCache),
+      tasks: new TaskService(taskRepo, projectRepo, clock, taskCache),
     },
-    close: () => database.close(),
+    async close() {
+      await cacheStore.close();
+      if (redis) await redis.quit().catch(() => redis.disconnect());
+      await database.close();
+    },
   };
 }

@@ -1,12 +1,15 @@
+export * as cacheKeys from './cache/cache.keys';
 export * from './config';
 export * from './core';
 export type { Database } from './db/client';
 export { databaseFromPglite, openDatabase } from './db/client';
-export { isDatabaseUnavailable } from './db/errors';
+export { describeError, isDatabaseUnavailable } from './db/errors';
 export * from './db/schema';
 export * from './errors';
 export type { Clock } from './lib/clock';
+export type { Log } from './lib/log';
 export { PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES } from './lib/password';
+export type { Metrics } from './metrics/metrics';
 export type { Page, PageRequest, SortOrder } from './repositories/pagination';
 export { PROJECT_SORTS, type ProjectSort } from './repositories/project.repository';
 export { TASK_SORTS, type TaskFilter, type TaskSort } from './repositories/task.repository';

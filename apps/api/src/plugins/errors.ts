@@ -1,4 +1,10 @@
-import { DomainError, type ErrorCode, type FieldIssue, isDatabaseUnavailable } from '@taskman/core';
+import {
+  DomainError,
+  describeError,
+  type ErrorCode,
+  type FieldIssue,
+  isDatabaseUnavailable,
+} from '@taskman/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -27,6 +33,8 @@ export function sendError(
   details?: FieldIssue[],
 ) {
   const error = details?.length ? { code, message, details } : { code, message };
+  // Set here too: an error thrown before the request-log hook ran must still carry the id.
+  reply.header('x-request-id', request.id);
   return reply.status(STATUS[code]).send({ success: false, error, request_id: request.id });
 }
 
@@ -37,10 +45,48 @@ interface AjvIssue {
   params: Record<string, unknown>;
 }
 
+const FORMATS: Record<string, string> = {
+  'date-time': 'must be an ISO 8601 date-time with a time zone, e.g. 2030-01-15T17:00:00+01:00',
+  uuid: 'must be a UUID',
+  email: 'must be an email address',
+};
+
+/** Ajv's message, in the words of the API's other errors. */
+function messageOf(i: AjvIssue, field: string): string {
+  const p = i.params;
+  switch (i.keyword) {
+    case 'required':
+      return 'is required';
+    case 'additionalProperties':
+      return 'is not a known field';
+    case 'enum':
+      return `must be one of ${(p.allowedValues as unknown[]).join(', ')}`;
+    case 'minLength':
+      return p.limit === 1 ? 'must not be empty' : `must be at least ${p.limit} characters`;
+    case 'maxLength':
+      return `must be at most ${p.limit} characters`;
+    case 'maxItems':
+      return `must have at most ${p.limit} items`;
+    case 'minimum':
+      return `must be at least ${p.limit}`;
+    case 'maximum':
+      return `must be at most ${p.limit}`;
+    case 'format':
+      return FORMATS[String(p.format)] ?? `must be a valid ${p.format}`;
+    case 'type':
+      if (field === 'body') return 'must be a JSON object';
+      return `must be ${p.type === 'array' ? 'an array' : p.type === 'integer' ? 'a whole number' : `a ${p.type}`}`;
+    default:
+      return i.message ?? 'is invalid';
+  }
+}
+
 /** Turns Ajv's issues into `{field, message}` pairs named as the client sent them, one per field. */
 function fieldIssues(issues: AjvIssue[], context: string | undefined): FieldIssue[] {
   const out: FieldIssue[] = [];
-  for (const i of issues) {
+  // An enum's "one of …" says more than its "must be string": report it first.
+  const ordered = [...issues].sort((a, b) => Number(b.keyword === 'enum') - Number(a.keyword === 'enum'));
+  for (const i of ordered) {
     // For "X or null" unions, the null branch and the union itself only repeat the real problem.
     if (i.keyword === 'anyOf' || (i.keyword === 'type' && i.params.type === 'null')) continue;
     // tags/3 → tags: clients map errors to form fields, not to array items.
@@ -49,18 +95,11 @@ function fieldIssues(issues: AjvIssue[], context: string | undefined): FieldIssu
       .replace(/\/\d+(?=\/|$)/g, '')
       .replace(/\//g, '.');
     let field = path;
-    let message = i.message ?? 'is invalid';
-    if (i.keyword === 'required') {
-      field = [path, String(i.params.missingProperty)].filter(Boolean).join('.');
-      message = 'is required';
-    } else if (i.keyword === 'additionalProperties') {
+    if (i.keyword === 'required') field = [path, String(i.params.missingProperty)].filter(Boolean).join('.');
+    if (i.keyword === 'additionalProperties')
       field = [path, String(i.params.additionalProperty)].filter(Boolean).join('.');
-      message = 'is not a known field';
-    } else if (i.keyword === 'enum') {
-      message = `must be one of ${(i.params.allowedValues as unknown[]).join(', ')}`;
-    }
     field ||= context ?? 'body';
-    if (!out.some((o) => o.field === field)) out.push({ field, message });
+    if (!out.some((o) => o.field === field)) out.push({ field, message: messageOf(i, field) });
   }
   return out.length ? out : [{ field: context ?? 'body', message: 'is invalid' }];
 }
@@ -107,6 +146,10 @@ export default fp(async function errors(app: FastifyInstance) {
     if (status === 429) {
       return sendError(request, reply, 'RATE_LIMITED', err.message || 'Too many requests, retry later');
     }
+    // Text PostgreSQL cannot store (NUL, bad encoding) that slipped past the schemas is bad input.
+    if (['22021', '22P05'].includes(describeError(err).code ?? '')) {
+      return sendError(request, reply, 'VALIDATION_ERROR', 'Text must not contain NUL characters');
+    }
     if (status === 400 && err instanceof SyntaxError) {
       return sendError(request, reply, 'VALIDATION_ERROR', 'Request body is not valid JSON', [
         { field: 'body', message: 'is not valid JSON' },
@@ -128,7 +171,7 @@ export default fp(async function errors(app: FastifyInstance) {
       return sendError(request, reply, code, err.message);
     }
     if (status === 503 || isDatabaseUnavailable(err)) {
-      request.log.warn({ err: { type: err.name, message: err.message } }, 'a dependency is unavailable');
+      request.log.warn({ err }, 'a dependency is unavailable');
       reply.header('retry-after', '5');
       return sendError(
         request,

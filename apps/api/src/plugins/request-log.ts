@@ -17,7 +17,8 @@ export default fp(async function requestLog(app: FastifyInstance) {
     const status = reply.statusCode;
     const line = {
       method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
+      // Route templates, never raw ids; an unmatched request has no template, so its path is logged.
+      route: request.routeOptions.url ?? `unmatched ${request.url.split('?')[0]!.slice(0, 200)}`,
       status,
       duration_ms: Math.round(reply.elapsedTime * 10) / 10,
       user_id: request.principal?.userId,

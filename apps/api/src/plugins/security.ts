@@ -1,13 +1,22 @@
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import type { Config } from '@taskman/core';
-import type { FastifyInstance } from 'fastify';
+import { type Core, cacheKeys } from '@taskman/core';
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** onRequest + preHandler hooks for /auth/login and /auth/register: a stricter limit per IP and per email. */
+    authRateLimit: { perIp: preHandlerAsyncHookHandler; perEmail: preHandlerAsyncHookHandler };
+  }
+}
+
+const BEARER = /^Bearer +(\S+)$/i;
+
 /** Security headers, CORS for the configured origins only, and the gateway's rate limiter. */
-export default fp(async function security(app: FastifyInstance, opts: { config: Config }) {
-  const { config } = opts;
+export default fp(async function security(app: FastifyInstance, opts: { core: Core }) {
+  const { config, services, metrics, redis } = opts.core;
   await app.register(helmet, {
     // The API serves JSON; the interactive docs set their own policy (see openapi.ts).
     contentSecurityPolicy: false,
@@ -37,22 +46,60 @@ export default fp(async function security(app: FastifyInstance, opts: { config: 
       maxAge: 600,
     });
   }
-  await app.register(rateLimit, {
-    // Not per route: a root onRequest hook, so the limit is counted before authentication and
-    // requests with a missing or wrong token are limited too (brief §3: rate limit, then token).
-    global: false,
-    max: config.rateLimitMax,
-    timeWindow: config.rateLimitWindowSeconds * 1000,
-    // Routes with `config: { rateLimit: false }` (health checks) are never limited.
-    allowList: (request) => request.routeOptions.config?.rateLimit === false,
-    // Same envelope as every other error; the plugin sets Retry-After and X-RateLimit-* itself.
-    errorResponseBuilder: (_request, context) => {
+
+  const refuse =
+    (scope: string) =>
+    (_request: FastifyRequest, context: { max: number; ttl: number; statusCode: number }) => {
+      metrics.rateLimited.inc({ scope });
       const err = new Error(
-        `Too many requests: the limit is ${context.max} per ${context.after}; retry in ${Math.ceil(context.ttl / 1000)} s`,
+        `Too many requests: the limit is ${context.max} per ${config.rateLimitWindowSeconds} s; retry in ${Math.ceil(context.ttl / 1000)} s`,
       ) as Error & { statusCode: number };
       err.statusCode = context.statusCode;
       return err;
-    },
+    };
+
+  await app.register(rateLimit, {
+    // Not per route: root hooks, so the limit is counted before authentication and requests with
+    // a missing or wrong token are limited too (brief §3: rate limit, then token).
+    global: false,
+    max: config.rateLimitMax,
+    timeWindow: config.rateLimitWindowSeconds * 1000,
+    // Counted in Redis when there is one, so every API process shares one budget per client.
+    ...(redis ? { redis, nameSpace: cacheKeys.RATE_LIMIT_NAMESPACE } : {}),
+    // Redis down: let requests through rather than refuse everyone ("never wrong, only slower").
+    skipOnError: true,
+    // Routes with `config: { rateLimit: false }` (health checks) are never limited.
+    allowList: (request) => request.routeOptions.config?.rateLimit === false,
+    errorResponseBuilder: refuse('api'),
   });
-  app.addHook('onRequest', app.rateLimit());
+
+  // A correctly signed token is counted per user (wherever they connect from); anything else per IP.
+  app.addHook(
+    'onRequest',
+    app.rateLimit({
+      keyGenerator: (request) => {
+        const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
+        const userId = token ? services.auth.tokenSubject(token) : undefined;
+        return userId ? `user:${userId}` : `ip:${request.ip}`;
+      },
+    }),
+  );
+
+  const authLimit = { max: config.authRateLimitMax, timeWindow: config.rateLimitWindowSeconds * 1000 };
+  app.decorate('authRateLimit', {
+    perIp: app.rateLimit({
+      ...authLimit,
+      keyGenerator: (r) => `auth-ip:${r.ip}`,
+      errorResponseBuilder: refuse('auth'),
+    }),
+    // preHandler: the body is parsed by then. Guessing one account's password from many IPs is limited too.
+    perEmail: app.rateLimit({
+      ...authLimit,
+      keyGenerator: (r) =>
+        `auth-email:${String((r.body as { email?: unknown } | undefined)?.email ?? '')
+          .trim()
+          .toLowerCase()}`,
+      errorResponseBuilder: refuse('auth'),
+    }),
+  });
 });

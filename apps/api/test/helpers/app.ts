@@ -52,12 +52,30 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
+/** A second handle on the same database: a new pool on PostgreSQL; the same PGlite instance (single process). */
+async function shareDatabase(of: TestDatabase): Promise<TestDatabase> {
+  if (!of.url) {
+    // Wrap so that closing the second app does not close the first one's PGlite.
+    return { database: { ...of.database, close: async () => {} }, drop: async () => {} };
+  }
+  const database = await openDatabase({ databaseUrl: of.url, dataDir: 'unused', poolMax: 5 });
+  return { database, url: of.url, drop: async () => {} };
+}
+
+/** Redis for tests; each test app gets its own key prefix, so test files never see each other's keys. */
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL || 'redis://127.0.0.1:6379';
+export const redisEnv = () => ({
+  REDIS_URL: TEST_REDIS_URL,
+  REDIS_KEY_PREFIX: `t${randomBytes(5).toString('hex')}:`,
+});
+
 /** Environment every test app starts from; a test may override any of it. */
 export const TEST_ENV = {
   NODE_ENV: 'test',
   BCRYPT_COST: '4',
   LOG_LEVEL: 'silent',
   RATE_LIMIT_MAX: '100000',
+  AUTH_RATE_LIMIT_MAX: '100000',
   JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
 } as const;
 
@@ -70,9 +88,16 @@ export interface TestApp {
 
 /** Builds the whole app on a fresh database, as `main.ts` does, minus the listening socket. */
 export async function createTestApp(
-  opts: { env?: Record<string, string>; clock?: Clock; logStream?: { write(line: string): void } } = {},
+  opts: {
+    env?: Record<string, string>;
+    clock?: Clock;
+    logStream?: { write(line: string): void };
+    /** Build on the database of another test app (a second API process); closing leaves it alone. */
+    shareDatabaseOf?: TestApp;
+  } = {},
 ): Promise<TestApp> {
-  const db = await createTestDatabase();
+  const shared = opts.shareDatabaseOf;
+  const db: TestDatabase = shared ? await shareDatabase(shared.db) : await createTestDatabase();
   const config = loadConfig({ ...TEST_ENV, ...opts.env });
   const core = await createCore(config, { database: db.database, migrate: false, clock: opts.clock });
   const app = await buildApp(opts.logStream ? { core, logStream: opts.logStream } : { core, logger: false });

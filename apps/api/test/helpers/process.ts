@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+
 
 export interface RunningProcess {
   child: ChildProcess;
@@ -15,7 +15,8 @@ export interface RunningProcess {
 
 /** Spawns a TypeScript entry point of the repository with a clean, explicit environment. */
 export function spawnTs(entry: string, env: Record<string, string>, args: string[] = []): ChildProcess {
-  return spawn(TSX, [path.join(ROOT, entry), ...args], {
+  // One process (tsx as a loader in node), as `npm start` runs it: signals reach the app directly.
+  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -85,10 +85,60 @@ function openPostgres(url: string, max: number): Database {
 }
 
 async function openPglite(dataDir: string): Promise<Database> {
-  const inMemory = dataDir.startsWith('memory://');
-  const dir = inMemory ? dataDir : path.join(dataDir, 'pgdata');
-  if (!inMemory) mkdirSync(dir, { recursive: true });
-  return databaseFromPglite(await PGlite.create(dir), inMemory ? 'in memory' : dir);
+  if (dataDir.startsWith('memory://')) return databaseFromPglite(await PGlite.create(dataDir), 'in memory');
+  const dir = path.join(dataDir, 'pgdata');
+  mkdirSync(dir, { recursive: true });
+  const release = lockDataDir(dataDir);
+  try {
+    const database = databaseFromPglite(await PGlite.create(dir), dir);
+    return {
+      ...database,
+      close: async () => {
+        await database.close();
+        release();
+      },
+    };
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite is one process's database: a second process opening the same folder would corrupt it.
+ * A lock file holds the owner's pid; a lock left by a process that died is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const file = path.join(dataDir, 'taskman.lock');
+  const mine = String(process.pid);
+  try {
+    writeFileSync(file, mine, { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const owner = Number(readFileSync(file, 'utf8').trim());
+    if (owner && owner !== process.pid && isAlive(owner)) {
+      throw new Error(
+        `the embedded database in ${dataDir} is in use by another Taskman process (pid ${owner}); stop it first, or set DATABASE_URL to share a PostgreSQL server`,
+      );
+    }
+    writeFileSync(file, mine);
+  }
+  return () => {
+    try {
+      if (readFileSync(file, 'utf8').trim() === mine) unlinkSync(file);
+    } catch {
+      // already gone
+    }
+  };
 }
 
 /** Wraps an open PGlite client (e.g. one loaded from a dump in tests) as a Database. */

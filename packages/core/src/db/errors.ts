@@ -44,3 +44,14 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * What may be logged of an error: type, message and code. A failed query's own message carries
+ * its SQL and every parameter (emails, password hashes): only the driver's cause is described.
+ */
+export function describeError(err: unknown): { type: string; message: string; code?: string } {
+  let e = err as Error & { code?: unknown; params?: unknown; cause?: unknown };
+  if (Array.isArray(e?.params) && e.cause instanceof Error) e = e.cause as typeof e;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  return { type: e?.name ?? 'Error', message: String(e?.message ?? err), ...(code ? { code } : {}) };
+}

@@ -31,7 +31,9 @@ export class PasswordHasher {
 
   /** Compares against the hash, or against a dummy hash when there is none, taking the same time. */
   async verify(password: string, hash: string | undefined): Promise<boolean> {
-    const ok = await bcrypt.compare(password, hash ?? this.dummyHash);
-    return ok && hash !== undefined;
+    // bcrypt would ignore bytes past 72: a longer password can never be the one that was set.
+    const tooLong = Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES;
+    const ok = await bcrypt.compare(password, tooLong || hash === undefined ? this.dummyHash : hash);
+    return ok && !tooLong && hash !== undefined;
   }
 }

@@ -8,3 +8,8 @@ export function isValidTimeZone(tz: string): boolean {
     return false;
   }
 }
+
+/** The canonical spelling of a valid time zone (europe/paris → Europe/Paris). */
+export function canonicalTimeZone(tz: string): string {
+  return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
+}

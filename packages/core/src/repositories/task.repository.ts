@@ -5,16 +5,7 @@ import { offsetOf, type Page, type PageRequest, type SortOrder } from './paginat
 
 export type NewTask = Pick<
   TaskRow,
-  | 'id'
-  | 'userId'
-  | 'projectId'
-  | 'title'
-  | 'description'
-  | 'dueDate'
-  | 'priority'
-  | 'status'
-  | 'tags'
-  | 'completedAt'
+  'id' | 'userId' | 'projectId' | 'title' | 'description' | 'dueDate' | 'priority' | 'status' | 'tags'
 >;
 export type TaskPatch = Partial<
   Pick<TaskRow, 'projectId' | 'title' | 'description' | 'dueDate' | 'priority' | 'status' | 'tags'>
@@ -92,7 +83,12 @@ export class TaskRepository {
   }
 
   async insert(task: NewTask): Promise<TaskRow> {
-    const [row] = await this.db.insert(tasks).values(task).returning(taskColumns);
+    // completed_at from the same statement clock as created_at, so it is never earlier.
+    const completedAt = task.status === 'done' ? sql`now()` : null;
+    const [row] = await this.db
+      .insert(tasks)
+      .values({ ...task, completedAt })
+      .returning(taskColumns);
     return row!;
   }
 
@@ -114,8 +110,14 @@ export class TaskRepository {
   ): Promise<Page<TaskRow>> {
     const where = whereOf(userId, filter, now);
     const column = sortColumns[sort];
-    // Tasks without a due date sort last in both directions: they are the least pressing.
-    const primary = order === 'asc' ? sql`${column} asc nulls last` : sql`${column} desc nulls last`;
+    // Tasks without a due date sort last in both directions: they are the least pressing. Only
+    // due_date is nullable; the other sorts stay plain so they can walk the (user_id, column) indexes.
+    const primary =
+      sort === 'due_date'
+        ? sql`${column} ${order === 'asc' ? sql`asc` : sql`desc`} nulls last`
+        : order === 'asc'
+          ? asc(column)
+          : desc(column);
     const tiebreak = order === 'asc' ? asc(tasks.id) : desc(tasks.id);
     const [items, [count]] = await Promise.all([
       this.db
@@ -147,6 +149,20 @@ export class TaskRepository {
       .set({
         ...patch,
         ...(completedAt ? { completedAt } : {}),
+        version: sql`${tasks.version} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(tasks.userId, userId), eq(tasks.id, id)))
+      .returning(taskColumns);
+    return row;
+  }
+
+  /** Archives (sets archived_at) or restores a task; a change like any other (version, updated_at). */
+  async setArchived(userId: string, id: string, archived: boolean): Promise<TaskRow | undefined> {
+    const [row] = await this.db
+      .update(tasks)
+      .set({
+        archivedAt: archived ? sql`coalesce(${tasks.archivedAt}, now())` : null,
         version: sql`${tasks.version} + 1`,
         updatedAt: sql`now()`,
       })

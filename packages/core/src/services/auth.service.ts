@@ -1,10 +1,12 @@
+import type { SessionCache } from '../cache/session.cache';
 import { isUniqueViolation } from '../db/errors';
 import type { Role, UserRow } from '../db/schema';
 import type { TransactionRunner } from '../db/transaction';
 import { ConflictError, UnauthorizedError, ValidationError } from '../errors';
 import { newId } from '../lib/ids';
 import type { PasswordHasher } from '../lib/password';
-import { isValidTimeZone } from '../lib/timezone';
+import { charLength } from '../lib/text';
+import { canonicalTimeZone, isValidTimeZone } from '../lib/timezone';
 import type { UserRepository } from '../repositories/user.repository';
 import type { TokenClaims, TokenService } from './token.service';
 
@@ -37,7 +39,7 @@ export function normaliseEmail(email: string): string {
 
 export function normaliseName(name: string, field = 'name'): string {
   const trimmed = name.trim();
-  if (trimmed.length < 1 || trimmed.length > 100)
+  if (trimmed.length === 0 || charLength(trimmed) > 100)
     throw ValidationError.field(field, 'must be 1 to 100 characters');
   return trimmed;
 }
@@ -45,7 +47,7 @@ export function normaliseName(name: string, field = 'name'): string {
 export function assertTimeZone(tz: string): string {
   if (!isValidTimeZone(tz))
     throw ValidationError.field('timezone', 'must be an IANA time zone such as Europe/Paris');
-  return tz;
+  return canonicalTimeZone(tz);
 }
 
 /** Registration, login, logout, password change and the per-request token check (brief §5). */
@@ -55,6 +57,7 @@ export class AuthService {
     private readonly hasher: PasswordHasher,
     private readonly tokens: TokenService,
     private readonly transaction: TransactionRunner,
+    private readonly sessions: SessionCache,
     private readonly adminEmails: readonly string[],
   ) {}
 
@@ -93,12 +96,25 @@ export class AuthService {
   /** Revokes this token for good: the revocation is stored in the database and outlives restarts. */
   async logout(principal: Principal): Promise<void> {
     await this.users.revokeToken(principal.tokenId, principal.userId, principal.tokenExpiresAt);
+    const remaining = Math.ceil((principal.tokenExpiresAt.getTime() - Date.now()) / 1000);
+    await this.sessions.revoke(principal.userId, principal.tokenId, remaining);
+  }
+
+  /** The user id of a correctly signed, unexpired token, without the database (rate-limit keys). */
+  tokenSubject(token: string): string | undefined {
+    try {
+      return this.tokens.verify(token).sub;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Verifies a bearer token and that its user still exists and has not revoked it. */
   async authenticate(token: string): Promise<Principal> {
     const claims: TokenClaims = this.tokens.verify(token);
-    const state = await this.users.findAuthState(claims.sub, claims.jti);
+    const state = await this.sessions.state(claims.sub, claims.jti, () =>
+      this.users.findAuthState(claims.sub, claims.jti),
+    );
     if (!state) throw new UnauthorizedError('Invalid token');
     if (state.revoked) throw new UnauthorizedError('Token has been revoked');
     if (claims.sep !== state.sessionEpoch) throw new UnauthorizedError('Token has been revoked');
@@ -120,6 +136,7 @@ export class AuthService {
     this.hasher.assertAcceptable(newPassword, 'new_password');
     const updated = await this.users.setPassword(userId, await this.hasher.hash(newPassword));
     if (!updated) throw new UnauthorizedError('Invalid token');
+    await this.sessions.invalidateUser(userId);
     return this.sessionFor(updated);
   }
 

@@ -1,7 +1,9 @@
+import type { TaskCache } from '../cache/task.cache';
 import type { ProjectRow } from '../db/schema';
 import type { TransactionRunner } from '../db/transaction';
 import { NotFoundError, ValidationError } from '../errors';
 import { newId } from '../lib/ids';
+import { charLength } from '../lib/text';
 import type { Page, PageRequest, SortOrder } from '../repositories/pagination';
 import type { ProjectRepository, ProjectSort } from '../repositories/project.repository';
 import type { TaskRepository } from '../repositories/task.repository';
@@ -18,14 +20,14 @@ export interface ProjectListQuery extends PageRequest {
 
 function normaliseName(name: string): string {
   const trimmed = name.trim();
-  if (trimmed.length < 1 || trimmed.length > 200)
+  if (trimmed.length === 0 || charLength(trimmed) > 200)
     throw ValidationError.field('name', 'must be 1 to 200 characters');
   return trimmed;
 }
 
 function normaliseDescription(description: string | null | undefined): string | null | undefined {
   if (description === undefined || description === null) return description;
-  if (description.length > 10_000)
+  if (charLength(description) > 10_000)
     throw ValidationError.field('description', 'must be at most 10000 characters');
   return description;
 }
@@ -35,6 +37,7 @@ export class ProjectService {
     private readonly projects: ProjectRepository,
     private readonly tasks: TaskRepository,
     private readonly transaction: TransactionRunner,
+    private readonly taskCache: TaskCache,
   ) {}
 
   async create(userId: string, input: ProjectInput): Promise<ProjectRow> {
@@ -61,11 +64,10 @@ export class ProjectService {
     if (patch.name !== undefined) changes.name = normaliseName(patch.name);
     if (patch.description !== undefined)
       changes.description = normaliseDescription(patch.description) ?? null;
-    const project =
-      Object.keys(changes).length === 0
-        ? await this.projects.findById(userId, id)
-        : await this.projects.update(userId, id, changes);
+    if (Object.keys(changes).length === 0) return this.get(userId, id);
+    const project = await this.projects.update(userId, id, changes);
     if (!project) throw new NotFoundError('Project');
+    await this.taskCache.invalidateProject(userId, id, false);
     return project;
   }
 
@@ -75,5 +77,6 @@ export class ProjectService {
       await this.tasks.withTx(tx).detachFromProject(userId, id);
       if (!(await this.projects.withTx(tx).delete(userId, id))) throw new NotFoundError('Project');
     });
+    await this.taskCache.invalidateProject(userId, id, true);
   }
 }

@@ -1,8 +1,10 @@
+import type { TaskCache } from '../cache/task.cache';
 import { isForeignKeyViolation } from '../db/errors';
 import type { Priority, Status, TaskRow } from '../db/schema';
 import { type FieldIssue, NotFoundError, ValidationError } from '../errors';
 import type { Clock } from '../lib/clock';
 import { newId } from '../lib/ids';
+import { charLength } from '../lib/text';
 import type { Page, PageRequest, SortOrder } from '../repositories/pagination';
 import type { ProjectRepository } from '../repositories/project.repository';
 import type { TaskFilter, TaskPatch, TaskRepository, TaskSort } from '../repositories/task.repository';
@@ -43,7 +45,7 @@ export function normaliseTags(tags: string[], issues: Issues): string[] {
   for (const raw of tags) {
     const tag = raw.trim().toLowerCase();
     if (tag.length === 0) issues.add('tags', 'must not contain empty tags');
-    else if (tag.length > TASK_LIMITS.tag)
+    else if (charLength(tag) > TASK_LIMITS.tag)
       issues.add('tags', `each tag must be at most ${TASK_LIMITS.tag} characters`);
     else if (!out.includes(tag)) out.push(tag);
   }
@@ -57,6 +59,7 @@ export class TaskService {
     private readonly tasks: TaskRepository,
     private readonly projects: ProjectRepository,
     private readonly clock: Clock,
+    private readonly cache: TaskCache,
   ) {}
 
   async create(userId: string, input: TaskInput): Promise<TaskRow> {
@@ -71,7 +74,7 @@ export class TaskService {
     if (projectId) await this.assertOwnProject(userId, projectId);
     const status = input.status ?? 'todo';
     try {
-      return await this.tasks.insert({
+      const task = await this.tasks.insert({
         id: newId(),
         userId,
         projectId,
@@ -81,8 +84,9 @@ export class TaskService {
         priority: input.priority ?? 'medium',
         status,
         tags,
-        completedAt: status === 'done' ? now : null,
       });
+      await this.cache.invalidateTasks(userId, [], [projectId]);
+      return task;
     } catch (err) {
       // The project was deleted between the check and the insert.
       if (isForeignKeyViolation(err))
@@ -92,19 +96,24 @@ export class TaskService {
   }
 
   async get(userId: string, id: string): Promise<TaskRow> {
-    const task = await this.tasks.findById(userId, id);
+    const task = await this.cache.task(userId, id, () => this.tasks.findById(userId, id));
     if (!task) throw new NotFoundError('Task');
     return task;
   }
 
   list(userId: string, query: TaskListQuery): Promise<Page<TaskRow>> {
-    return this.tasks.list(userId, query.filter, query, query.sort, query.order, this.clock.now());
+    return this.cache.list(userId, query, () => this.load(userId, query));
   }
 
   /** Tasks of one project; 404 when the project is not the caller's. */
   async listByProject(userId: string, projectId: string, query: TaskListQuery): Promise<Page<TaskRow>> {
     if (!(await this.projects.exists(userId, projectId))) throw new NotFoundError('Project');
-    return this.list(userId, { ...query, filter: { ...query.filter, projectId } });
+    const scoped = { ...query, filter: { ...query.filter, projectId } };
+    return this.cache.projectList(userId, projectId, scoped, () => this.load(userId, scoped));
+  }
+
+  private load(userId: string, query: TaskListQuery): Promise<Page<TaskRow>> {
+    return this.tasks.list(userId, query.filter, query, query.sort, query.order, this.clock.now());
   }
 
   async update(userId: string, id: string, patch: Partial<TaskInput>): Promise<TaskRow> {
@@ -133,6 +142,7 @@ export class TaskService {
     try {
       const task = await this.tasks.update(userId, id, changes);
       if (!task) throw new NotFoundError('Task');
+      await this.cache.invalidateTasks(userId, [id], [task.projectId]);
       return task;
     } catch (err) {
       if (isForeignKeyViolation(err))
@@ -141,20 +151,29 @@ export class TaskService {
     }
   }
 
+  /** Hides a task from the default lists without deleting it; `unarchive` brings it back. */
+  async setArchived(userId: string, id: string, archived: boolean): Promise<TaskRow> {
+    const task = await this.tasks.setArchived(userId, id, archived);
+    if (!task) throw new NotFoundError('Task');
+    await this.cache.invalidateTasks(userId, [id], [task.projectId]);
+    return task;
+  }
+
   async delete(userId: string, id: string): Promise<void> {
     if (!(await this.tasks.delete(userId, id))) throw new NotFoundError('Task');
+    await this.cache.invalidateTasks(userId, [id]);
   }
 
   private title(raw: string, issues: Issues): string {
     const title = raw.trim();
-    if (title.length < 1 || title.length > TASK_LIMITS.title) {
+    if (title.length === 0 || charLength(title) > TASK_LIMITS.title) {
       issues.add('title', `must be 1 to ${TASK_LIMITS.title} characters after trimming`);
     }
     return title;
   }
 
   private description(raw: string | null | undefined, issues: Issues): string | null | undefined {
-    if (raw && raw.length > TASK_LIMITS.description) {
+    if (raw && charLength(raw) > TASK_LIMITS.description) {
       issues.add('description', `must be at most ${TASK_LIMITS.description} characters`);
     }
     return raw;

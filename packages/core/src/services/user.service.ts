@@ -1,3 +1,5 @@
+import type { SessionCache } from '../cache/session.cache';
+import type { TaskCache } from '../cache/task.cache';
 import type { UserRow } from '../db/schema';
 import { NotFoundError } from '../errors';
 import type { Page, PageRequest } from '../repositories/pagination';
@@ -14,6 +16,8 @@ export class UserService {
   constructor(
     private readonly users: UserRepository,
     private readonly auth: AuthService,
+    private readonly sessions: SessionCache,
+    private readonly taskCache: TaskCache,
   ) {}
 
   async getProfile(userId: string): Promise<UserRow> {
@@ -41,5 +45,6 @@ export class UserService {
   async deleteAccount(userId: string, password: string): Promise<void> {
     await this.auth.confirmPassword(userId, password);
     if (!(await this.users.delete(userId))) throw new NotFoundError('User');
+    await Promise.all([this.sessions.invalidateUser(userId), this.taskCache.invalidateTasks(userId)]);
   }
 }

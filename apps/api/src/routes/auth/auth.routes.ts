@@ -19,6 +19,8 @@ const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
   app.post(
     '/auth/register',
     {
+      onRequest: app.authRateLimit.perIp,
+      preHandler: app.authRateLimit.perEmail,
       schema: {
         tags: ['auth'],
         summary: 'Create an account and sign in',
@@ -37,6 +39,8 @@ const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
   app.post(
     '/auth/login',
     {
+      onRequest: app.authRateLimit.perIp,
+      preHandler: app.authRateLimit.perEmail,
       schema: {
         tags: ['auth'],
         summary: 'Exchange email and password for a token (valid 24 h)',

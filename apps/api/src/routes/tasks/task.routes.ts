@@ -97,6 +97,34 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
     },
   );
 
+  for (const [action, archived] of [
+    ['archive', true],
+    ['unarchive', false],
+  ] as const) {
+    app.post(
+      `/tasks/:id/${action}`,
+      {
+        schema: {
+          tags,
+          summary: archived
+            ? 'Archive a task: hidden from lists unless asked for'
+            : 'Restore an archived task',
+          security: bearer,
+          params: IdParams,
+          response: { 200: Envelope(Task), 400: errors[400], 401: errors[401], 404: errors[404] },
+        },
+      },
+      async (request) => {
+        const task = await services.tasks.setArchived(
+          principalOf(request).userId,
+          request.params.id,
+          archived,
+        );
+        return { success: true as const, data: presentTask(task) };
+      },
+    );
+  }
+
   app.delete(
     '/tasks/:id',
     {

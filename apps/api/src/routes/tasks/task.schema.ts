@@ -170,7 +170,8 @@ export function toTaskListQuery(q: Partial<Static<typeof TaskListQuery>>): CoreT
       dueBefore: q.due_before ? new Date(q.due_before) : undefined,
       dueAfter: q.due_after ? new Date(q.due_after) : undefined,
       overdue: q.overdue,
-      q: q.q,
+      // An empty search box is no search.
+      q: q.q?.trim() ? q.q : undefined,
       archived:
         q.archived === true ? 'only' : q.include_archived && q.archived !== false ? 'include' : 'exclude',
     },
