@@ -134,7 +134,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(authPlugin, { services });
   await app.register(openapiPlugin, { appUrl: config.appUrl });
 
-  await app.register(healthRoutes, { database: core.database });
+  await app.register(healthRoutes, { services });
   // Until the web app is served here, the root leads a browser to the API reference.
   app.get('/', { schema: { hide: true }, config: { rateLimit: false } }, (_request, reply) =>
     reply.redirect('/docs'),

@@ -18,6 +18,7 @@ import { ProjectRepository } from './repositories/project.repository';
 import { TaskRepository } from './repositories/task.repository';
 import { UserRepository } from './repositories/user.repository';
 import { AuthService } from './services/auth.service';
+import { HealthService } from './services/health.service';
 import { ProjectService } from './services/project.service';
 import { TaskService } from './services/task.service';
 import { TokenService } from './services/token.service';
@@ -29,6 +30,7 @@ export interface Services {
   users: UserService;
   projects: ProjectService;
   tasks: TaskService;
+  health: HealthService;
 }
 
 export interface Core {
@@ -104,6 +106,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       users: new UserService(userRepo, auth, sessions, taskCache),
       projects: new ProjectService(projectRepo, taskRepo, transaction, taskCache),
       tasks: new TaskService(taskRepo, projectRepo, clock, taskCache),
+      health: new HealthService(database, cacheStore, log),
     },
     async close() {
       await cacheStore.close();
