@@ -18,8 +18,10 @@ import { API_PREFIX } from './schemas/common';
 
 export interface BuildAppOptions {
   core: Core;
-  /** Pino options or a ready logger; tests pass false. */
+  /** Pino options, or false (tests); default: from the configuration. */
   logger?: FastifyServerOptions['logger'];
+  /** A ready pino logger, shared with the core (main.ts). */
+  loggerInstance?: FastifyServerOptions['loggerInstance'];
   https?: { key: Buffer; cert: Buffer } | null;
   /** Where JSON log lines go instead of stdout (tests read them back). */
   logStream?: { write(line: string): void };
@@ -89,11 +91,15 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const { core } = opts;
   const { config, services } = core;
   const app = Fastify({
-    logger:
-      opts.logger ??
-      (opts.logStream
-        ? { ...loggerOptions(config), transport: undefined, stream: opts.logStream }
-        : loggerOptions(config)),
+    ...(opts.loggerInstance
+      ? { loggerInstance: opts.loggerInstance }
+      : {
+          logger:
+            opts.logger ??
+            (opts.logStream
+              ? { ...loggerOptions(config), transport: undefined, stream: opts.logStream }
+              : loggerOptions(config)),
+        }),
     // request-log.ts writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: (req) => requestIdFrom(req.headers['x-request-id'], v7),

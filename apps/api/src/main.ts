@@ -1,7 +1,8 @@
 // Starts the Taskman API: reads the configuration, opens and migrates the database, listens.
 import { readFileSync } from 'node:fs';
 import { ConfigError, createCore, loadConfig } from '@taskman/core';
-import { buildApp } from './app';
+import pino from 'pino';
+import { buildApp, loggerOptions } from './app';
 import { onShutdown } from './shutdown';
 
 async function main(): Promise<void> {
@@ -16,11 +17,13 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const core = await createCore(config);
+  // One logger for the core (cache warnings, …) and Fastify (requests).
+  const logger = pino(loggerOptions(config));
+  const core = await createCore(config, { log: logger });
   const https = config.tlsCertFile
     ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile!) }
     : null;
-  const app = await buildApp({ core, https });
+  const app = await buildApp({ core, https, loggerInstance: logger });
 
   onShutdown(async (signal) => {
     app.log.info({ signal }, 'stopping: finishing in-flight requests');

@@ -85,21 +85,32 @@ export default fp(async function security(app: FastifyInstance, opts: { core: Co
     }),
   );
 
+  // The stricter login/register limits are separate counters (createRateLimit: the request was
+  // already counted once by the API limit above, which app.rateLimit() hooks would skip after).
   const authLimit = { max: config.authRateLimitMax, timeWindow: config.rateLimitWindowSeconds * 1000 };
+  const authHook = (limiter: ReturnType<typeof app.createRateLimit>): preHandlerAsyncHookHandler =>
+    async function authRateLimitHook(request, reply) {
+      const limit = await limiter(request);
+      if (limit.isAllowed) return;
+      reply.header('x-ratelimit-limit', String(limit.max));
+      reply.header('x-ratelimit-remaining', String(Math.max(0, limit.remaining)));
+      reply.header('x-ratelimit-reset', String(limit.ttlInSeconds));
+      if (limit.isExceeded) {
+        reply.header('retry-after', String(limit.ttlInSeconds));
+        throw refuse('auth')(request, { max: limit.max, ttl: limit.ttl, statusCode: 429 });
+      }
+    };
   app.decorate('authRateLimit', {
-    perIp: app.rateLimit({
-      ...authLimit,
-      keyGenerator: (r) => `auth-ip:${r.ip}`,
-      errorResponseBuilder: refuse('auth'),
-    }),
+    perIp: authHook(app.createRateLimit({ ...authLimit, keyGenerator: (r) => `auth-ip:${r.ip}` })),
     // preHandler: the body is parsed by then. Guessing one account's password from many IPs is limited too.
-    perEmail: app.rateLimit({
-      ...authLimit,
-      keyGenerator: (r) =>
-        `auth-email:${String((r.body as { email?: unknown } | undefined)?.email ?? '')
-          .trim()
-          .toLowerCase()}`,
-      errorResponseBuilder: refuse('auth'),
-    }),
+    perEmail: authHook(
+      app.createRateLimit({
+        ...authLimit,
+        keyGenerator: (r) =>
+          `auth-email:${String((r.body as { email?: unknown } | undefined)?.email ?? '')
+            .trim()
+            .toLowerCase()}`,
+      }),
+    ),
   });
 });

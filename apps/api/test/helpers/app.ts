@@ -12,8 +12,9 @@ import {
 } from '@taskman/core';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
+import pino from 'pino';
 import { inject } from 'vitest';
-import { buildApp } from '../../src/app';
+import { buildApp, loggerOptions } from '../../src/app';
 
 export type TestDb = 'pglite' | 'postgres';
 export const testDb: TestDb = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
@@ -99,8 +100,17 @@ export async function createTestApp(
   const shared = opts.shareDatabaseOf;
   const db: TestDatabase = shared ? await shareDatabase(shared.db) : await createTestDatabase();
   const config = loadConfig({ ...TEST_ENV, ...opts.env });
-  const core = await createCore(config, { database: db.database, migrate: false, clock: opts.clock });
-  const app = await buildApp(opts.logStream ? { core, logStream: opts.logStream } : { core, logger: false });
+  // With a log stream, the core and the app share one logger, as in main.ts.
+  const logger = opts.logStream
+    ? pino({ ...loggerOptions(config), transport: undefined }, opts.logStream as pino.DestinationStream)
+    : undefined;
+  const core = await createCore(config, {
+    database: db.database,
+    migrate: false,
+    clock: opts.clock,
+    log: logger,
+  });
+  const app = await buildApp(logger ? { core, loggerInstance: logger } : { core, logger: false });
   await app.ready();
   return {
     app,

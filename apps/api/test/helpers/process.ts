@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
 
-
 export interface RunningProcess {
   child: ChildProcess;
   url: string;

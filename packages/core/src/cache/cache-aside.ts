@@ -92,14 +92,14 @@ export class CacheAside {
   }
 
   /** Makes everything read under these counters stale, and deletes these keys. Call after commit. */
-  async invalidate(generations: string[], keys: string[] = []): Promise<void> {
+  async invalidate(name: CacheName, generations: string[], keys: string[] = []): Promise<void> {
     if (!this.enabled) return;
     try {
       if (!this.store.isReady()) throw new Error('cache store is unreachable');
       await this.store.bumpAndDelete(generations, keys);
     } catch (err) {
       this.dirty = true;
-      this.failed('task', err);
+      this.failed(name, err);
     }
   }
 

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { CacheStore, Slot } from './cache.store';
 
@@ -57,7 +58,11 @@ export class MemoryCacheStore implements CacheStore {
   }
 
   async bumpAndDelete(counters: string[], keys: string[]): Promise<void> {
-    for (const c of counters) this.counters.set(c, String(Number(this.counters.get(c) ?? 0) + 1));
+    for (const c of counters) {
+      const current = this.counters.get(c);
+      // A vanished counter restarts at a random value, never at one old entries may carry.
+      this.counters.set(c, current === undefined ? String(randomInt(2 ** 47)) : String(Number(current) + 1));
+    }
     for (const k of keys) this.entries.delete(k);
   }
 

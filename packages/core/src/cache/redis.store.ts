@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { CacheStore, Slot } from './cache.store';
 
@@ -18,7 +19,18 @@ else
 end
 return 1`;
 
+// KEYS: counters…, then keys to delete. ARGV: number of counters, a fresh value for counters that had vanished.
+// A counter that vanished (evicted) restarts at a random value, never at 1, which old entries may carry.
+const BUMP_AND_DELETE = `
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  if redis.call('INCR', KEYS[i]) == 1 then redis.call('SET', KEYS[i], ARGV[2]) end
+end
+if #KEYS > n then redis.call('DEL', unpack(KEYS, n + 1)) end
+return 1`;
+
 type ScriptedRedis = Redis & {
+  taskmanBumpAndDelete(numKeys: number, ...args: string[]): Promise<number>;
   taskmanInitCounter(key: string, initial: string): Promise<string>;
   taskmanWriteIfCounters(numKeys: number, ...args: (string | number)[]): Promise<number>;
 };
@@ -54,6 +66,7 @@ export class RedisCacheStore implements CacheStore {
   constructor(redis: Redis) {
     redis.defineCommand('taskmanInitCounter', { numberOfKeys: 1, lua: INIT_COUNTER });
     redis.defineCommand('taskmanWriteIfCounters', { lua: WRITE_IF_COUNTERS });
+    redis.defineCommand('taskmanBumpAndDelete', { lua: BUMP_AND_DELETE });
     this.redis = redis as ScriptedRedis;
   }
 
@@ -96,12 +109,13 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async bumpAndDelete(counters: string[], keys: string[]): Promise<void> {
-    const multi = this.redis.multi();
-    for (const c of counters) multi.incr(c);
-    if (keys.length) multi.del(...keys);
-    const results = await multi.exec();
-    const failed = results?.find(([err]) => err);
-    if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction was aborted');
+    const all = [...counters, ...keys];
+    await this.redis.taskmanBumpAndDelete(
+      all.length,
+      ...all,
+      String(counters.length),
+      String(randomInt(2 ** 47)),
+    );
   }
 
   async set(key: string, value: string, ttlSeconds: number): Promise<void> {

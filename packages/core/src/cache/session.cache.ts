@@ -40,11 +40,11 @@ export class SessionCache {
   /** Marks the token revoked for its remaining lifetime, and drops every cached session of the user. */
   async revoke(userId: string, tokenId: string, remainingSeconds: number): Promise<void> {
     await this.cache.put('session', revokedTokenKey(tokenId), '1', Math.max(1, remainingSeconds));
-    await this.cache.invalidate([userSessionGenerationKey(userId)], [sessionKey(tokenId)]);
+    await this.cache.invalidate('session', [userSessionGenerationKey(userId)], [sessionKey(tokenId)]);
   }
 
   /** After a password change, a role change or an account deletion. */
   invalidateUser(userId: string): Promise<void> {
-    return this.cache.invalidate([userSessionGenerationKey(userId)]);
+    return this.cache.invalidate('session', [userSessionGenerationKey(userId)]);
   }
 }

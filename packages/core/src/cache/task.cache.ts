@@ -103,12 +103,12 @@ export class TaskCache {
       ...taskIds.map((id) => taskKey(id, userId)),
       ...projectIds.filter((p): p is string => Boolean(p)).map(projectTasksKey),
     ];
-    return this.cache.invalidate([userTasksGenerationKey(userId)], keys);
+    return this.cache.invalidate('task', [userTasksGenerationKey(userId)], keys);
   }
 
   /** After a project changes or goes: its cached task lists are dropped (and its tasks', if they moved). */
   invalidateProject(userId: string, projectId: string, tasksMoved: boolean): Promise<void> {
-    return this.cache.invalidate(tasksMoved ? [userTasksGenerationKey(userId)] : [], [
+    return this.cache.invalidate('project_tasks', tasksMoved ? [userTasksGenerationKey(userId)] : [], [
       projectTasksKey(projectId),
     ]);
   }
