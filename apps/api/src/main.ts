@@ -24,6 +24,14 @@ async function main(): Promise<void> {
     ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile!) }
     : null;
   const app = await buildApp({ core, https, loggerInstance: logger });
+  // Revocations outlive their tokens by nothing: drop the expired ones now and every hour.
+  const purge = () =>
+    core.services.auth.purgeExpiredRevocations().then(
+      (n) => n > 0 && logger.info({ purged: n }, 'expired token revocations removed'),
+      (err: Error) => logger.warn({ err }, 'could not purge expired token revocations'),
+    );
+  void purge();
+  setInterval(purge, 3_600_000).unref();
 
   onShutdown(async (signal) => {
     app.log.info({ signal }, 'stopping: finishing in-flight requests');

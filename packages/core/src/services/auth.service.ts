@@ -100,6 +100,11 @@ export class AuthService {
     await this.sessions.revoke(principal.userId, principal.tokenId, remaining);
   }
 
+  /** Forgets revocations of tokens that have expired anyway; returns how many. */
+  purgeExpiredRevocations(now = new Date()): Promise<number> {
+    return this.users.purgeExpiredRevocations(now);
+  }
+
   /** The user id of a correctly signed, unexpired token, without the database (rate-limit keys). */
   tokenSubject(token: string): string | undefined {
     try {
