@@ -1,9 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Core, describeError, ValidationError } from '@taskman/core';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
-import { v7 } from 'uuid';
 import authPlugin from './plugins/auth';
 import errorsPlugin, { sendError } from './plugins/errors';
 import openapiPlugin from './plugins/openapi';
@@ -102,7 +102,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
         }),
     // request-log.ts writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    genReqId: (req) => requestIdFrom(req.headers['x-request-id'], v7),
+    // Request ids need to be unique, not time-ordered: randomUUID is the cheapest.
+    genReqId: (req) => requestIdFrom(req.headers['x-request-id'], randomUUID),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },

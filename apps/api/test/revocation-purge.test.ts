@@ -20,8 +20,10 @@ describe('expired revocations', () => {
       sql`update revoked_tokens set expires_at = now() - interval '1 hour' where user_id = ${ann.user.id}`,
     );
     expect(await t.core.services.auth.purgeExpiredRevocations()).toBe(1);
-    const left = await t.core.database.db.execute(sql`select user_id from revoked_tokens`);
-    expect((left.rows as { user_id: string }[]).map((r) => r.user_id)).toEqual([bob.user.id]);
+    const left = (await t.core.database.db.execute(sql`select user_id from revoked_tokens`)) as unknown as {
+      rows: { user_id: string }[];
+    };
+    expect(left.rows.map((r) => r.user_id)).toEqual([bob.user.id]);
     expect((await bob.get('/api/v1/users/me')).status).toBe(401);
   });
 });

@@ -6,15 +6,16 @@ import type { CacheStore, Slot } from './cache.store';
 
 export type CacheName = 'task' | 'task_list' | 'project_tasks' | 'session';
 
+/** Turns a value into JSON-ready data and back (e.g. reviving dates). */
 export interface Codec<T> {
-  encode(value: T): string;
-  decode(text: string): T;
+  encode(value: T): unknown;
+  decode(data: unknown): T;
 }
 
 interface Stored {
   /** The generation counters (and the cache epoch) the value was loaded under. */
   g: string[];
-  v: string;
+  v: unknown;
 }
 
 const freshCounter = () => String(randomInt(2 ** 47));
@@ -73,7 +74,7 @@ export class CacheAside {
       const hit = values[0] ? this.match(values[0], current) : undefined;
       if (hit !== undefined) {
         this.metrics.cacheHits.inc({ cache: name });
-        return codec.decode(hit);
+        return codec.decode(hit.v);
       }
     } catch (err) {
       this.failed(name, err);
@@ -113,11 +114,12 @@ export class CacheAside {
     }
   }
 
-  private match(text: string, current: string[]): string | undefined {
+  /** The stored value if it was loaded under the current counters; one JSON parse per hit. */
+  private match(text: string, current: string[]): { v: unknown } | undefined {
     try {
       const stored = JSON.parse(text) as Stored;
       return stored.g.length === current.length && stored.g.every((g, i) => g === current[i])
-        ? stored.v
+        ? stored
         : undefined;
     } catch {
       return undefined;

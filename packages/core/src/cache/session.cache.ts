@@ -2,10 +2,7 @@ import type { AuthState } from '../repositories/user.repository';
 import { revokedTokenKey, sessionKey, userSessionGenerationKey } from './cache.keys';
 import type { CacheAside, Codec } from './cache-aside';
 
-const codec: Codec<AuthState> = {
-  encode: (s) => JSON.stringify(s),
-  decode: (s) => JSON.parse(s) as AuthState,
-};
+const codec: Codec<AuthState> = { encode: (s) => s, decode: (d) => d as AuthState };
 
 /**
  * The auth checker's cache: what a token's user is allowed (role, session epoch), and revoked

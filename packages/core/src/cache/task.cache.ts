@@ -20,14 +20,14 @@ function reviveTask(raw: Record<string, unknown>): TaskRow {
 }
 
 const taskCodec: Codec<TaskRow> = {
-  encode: (t) => JSON.stringify(t),
-  decode: (s) => reviveTask(JSON.parse(s)),
+  encode: (t) => t,
+  decode: (d) => reviveTask(d as Record<string, unknown>),
 };
 
 const pageCodec: Codec<Page<TaskRow>> = {
-  encode: (p) => JSON.stringify(p),
-  decode: (s) => {
-    const p = JSON.parse(s) as { items: Record<string, unknown>[]; total: number };
+  encode: (p) => p,
+  decode: (d) => {
+    const p = d as { items: Record<string, unknown>[]; total: number };
     return { items: p.items.map(reviveTask), total: p.total };
   },
 };
