@@ -387,3 +387,23 @@ describe('interactive docs', () => {
     expect(json.body.openapi).toBe('3.1.0');
   });
 });
+
+describe('openapi named schemas', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('names Task, Project, User and Session as components, and the routes reference them', async () => {
+    const doc = JSON.parse((await t.app.inject({ url: '/openapi.json' })).body);
+    for (const name of ['Task', 'Project', 'User', 'Session', 'Error']) {
+      expect(doc.components.schemas[name], name).toBeDefined();
+    }
+    const data =
+      doc.paths['/api/v1/tasks/{id}'].get.responses['200'].content['application/json'].schema.properties.data;
+    expect(data.$ref).toBe('#/components/schemas/Task');
+    expect(doc.components.schemas.Session.properties.user.$ref).toBe('#/components/schemas/User');
+    expect(JSON.stringify(doc.components.schemas.User)).not.toMatch(/password|session_epoch/);
+  });
+});

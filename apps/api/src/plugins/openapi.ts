@@ -2,6 +2,10 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { Session } from '../routes/auth/auth.schema';
+import { Project } from '../routes/projects/project.schema';
+import { Task } from '../routes/tasks/task.schema';
+import { User } from '../routes/users/user.schema';
 import { ErrorBody } from '../schemas/common';
 
 /**
@@ -9,7 +13,8 @@ import { ErrorBody } from '../schemas/common';
  * serialise responses, at /openapi.json; an interactive reference at /docs.
  */
 export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: string }) {
-  app.addSchema(ErrorBody);
+  // Named schemas: components of the document, referenced by the routes (see `ref`).
+  for (const schema of [ErrorBody, User, Session, Project, Task]) app.addSchema(schema);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

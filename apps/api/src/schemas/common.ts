@@ -1,4 +1,4 @@
-import { type TSchema, Type } from 'typebox';
+import { type Static, type TSchema, Type } from 'typebox';
 
 /** Base path of every versioned API route. */
 export const API_PREFIX = '/api/v1';
@@ -8,6 +8,14 @@ export const DateTime = Type.String({ format: 'date-time', description: 'ISO 860
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
+
+/**
+ * A reference to a schema registered by name (app.addSchema): it becomes a named component of the
+ * OpenAPI document (so generated clients get a Task type, not an anonymous object) while keeping
+ * its TypeScript type for the handlers.
+ */
+export const ref = <T extends TSchema & { $id?: string }>(schema: T) =>
+  Type.Unsafe<Static<T>>({ $ref: `${schema.$id}#` });
 
 /** `{success: true, data}`: every successful response with a body. */
 export const Envelope = <T extends TSchema>(data: T) =>

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Services, Session as SessionModel } from '@taskman/core';
 import { Type } from 'typebox';
 import { principalOf } from '../../plugins/auth';
-import { API_PREFIX, bearer, Envelope, errors, iso } from '../../schemas/common';
+import { API_PREFIX, bearer, Envelope, errors, iso, ref } from '../../schemas/common';
 import { presentUser } from '../users/user.schema';
 import { LoginBody, RegisterBody, Session } from './auth.schema';
 
@@ -26,7 +26,7 @@ const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
         summary: 'Create an account and sign in',
         description: 'The first account, and the emails in ADMIN_EMAILS, are admins.',
         body: RegisterBody,
-        response: { 201: Envelope(Session), 400: errors[400], 409: errors[409], 429: errors[429] },
+        response: { 201: Envelope(ref(Session)), 400: errors[400], 409: errors[409], 429: errors[429] },
       },
     },
     async (request, reply) => {
@@ -45,7 +45,7 @@ const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
         tags: ['auth'],
         summary: 'Exchange email and password for a token (valid 24 h)',
         body: LoginBody,
-        response: { 200: Envelope(Session), 400: errors[400], 401: errors[401], 429: errors[429] },
+        response: { 200: Envelope(ref(Session)), 400: errors[400], 401: errors[401], 429: errors[429] },
       },
     },
     async (request) => {

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { DateTime } from '../../schemas/common';
+import { DateTime, ref } from '../../schemas/common';
 import { Name, Password, TimeZone, User } from '../users/user.schema';
 
 const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254 });
@@ -22,7 +22,7 @@ export const Session = Type.Object(
     token: Type.String({ description: 'Send as Authorization: Bearer <token>' }),
     token_type: Type.Literal('Bearer'),
     expires_at: DateTime,
-    user: User,
+    user: ref(User),
   },
-  { title: 'Session' },
+  { $id: 'Session', title: 'Session' },
 );

@@ -11,6 +11,7 @@ import {
   ListEnvelope,
   pageMeta,
   pageOf,
+  ref,
 } from '../../schemas/common';
 import { presentTask, splitListParams, Task, TaskListQuery, toTaskListQuery } from '../tasks/task.schema';
 import {
@@ -33,7 +34,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
         summary: 'Create a project',
         security: bearer,
         body: ProjectCreateBody,
-        response: { 201: Envelope(Project), 400: errors[400], 401: errors[401] },
+        response: { 201: Envelope(ref(Project)), 400: errors[400], 401: errors[401] },
       },
     },
     async (request, reply) => {
@@ -51,7 +52,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
         summary: 'Your projects',
         security: bearer,
         querystring: ProjectListQuery,
-        response: { 200: ListEnvelope(Project), 400: errors[400], 401: errors[401] },
+        response: { 200: ListEnvelope(ref(Project)), 400: errors[400], 401: errors[401] },
       },
     },
     async (request) => {
@@ -79,7 +80,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
         summary: 'One project',
         security: bearer,
         params: IdParams,
-        response: { 200: Envelope(Project), 400: errors[400], 401: errors[401], 404: errors[404] },
+        response: { 200: Envelope(ref(Project)), 400: errors[400], 401: errors[401], 404: errors[404] },
       },
     },
     async (request) => ({
@@ -97,7 +98,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
         security: bearer,
         params: IdParams,
         body: ProjectPatchBody,
-        response: { 200: Envelope(Project), 400: errors[400], 401: errors[401], 404: errors[404] },
+        response: { 200: Envelope(ref(Project)), 400: errors[400], 401: errors[401], 404: errors[404] },
       },
     },
     async (request) => ({
@@ -137,7 +138,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
         security: bearer,
         params: IdParams,
         querystring: Type.Omit(TaskListQuery, ['project_id'], { additionalProperties: false }),
-        response: { 200: ListEnvelope(Task), 400: errors[400], 401: errors[401], 404: errors[404] },
+        response: { 200: ListEnvelope(ref(Task)), 400: errors[400], 401: errors[401], 404: errors[404] },
       },
     },
     async (request) => {

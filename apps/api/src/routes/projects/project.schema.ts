@@ -11,7 +11,7 @@ export const Project = Type.Object(
     created_at: DateTime,
     updated_at: DateTime,
   },
-  { title: 'Project' },
+  { $id: 'Project', title: 'Project' },
 );
 export type ProjectJson = Static<typeof Project>;
 

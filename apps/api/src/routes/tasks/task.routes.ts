@@ -2,7 +2,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Services } from '@taskman/core';
 import { Type } from 'typebox';
 import { principalOf } from '../../plugins/auth';
-import { API_PREFIX, bearer, Envelope, errors, IdParams, ListEnvelope, pageMeta } from '../../schemas/common';
+import {
+  API_PREFIX,
+  bearer,
+  Envelope,
+  errors,
+  IdParams,
+  ListEnvelope,
+  pageMeta,
+  ref,
+} from '../../schemas/common';
 import {
   presentTask,
   splitListParams,
@@ -26,7 +35,7 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
         summary: 'Create a task',
         security: bearer,
         body: TaskCreateBody,
-        response: { 201: Envelope(Task), 400: errors[400], 401: errors[401] },
+        response: { 201: Envelope(ref(Task)), 400: errors[400], 401: errors[401] },
       },
     },
     async (request, reply) => {
@@ -45,7 +54,7 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
         summary: 'Your tasks, filtered, sorted and paged',
         security: bearer,
         querystring: TaskListQuery,
-        response: { 200: ListEnvelope(Task), 400: errors[400], 401: errors[401] },
+        response: { 200: ListEnvelope(ref(Task)), 400: errors[400], 401: errors[401] },
       },
     },
     async (request) => {
@@ -67,7 +76,7 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
         summary: 'One task',
         security: bearer,
         params: IdParams,
-        response: { 200: Envelope(Task), 400: errors[400], 401: errors[401], 404: errors[404] },
+        response: { 200: Envelope(ref(Task)), 400: errors[400], 401: errors[401], 404: errors[404] },
       },
     },
     async (request) => ({
@@ -87,7 +96,7 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
         security: bearer,
         params: IdParams,
         body: TaskPatchBody,
-        response: { 200: Envelope(Task), 400: errors[400], 401: errors[401], 404: errors[404] },
+        response: { 200: Envelope(ref(Task)), 400: errors[400], 401: errors[401], 404: errors[404] },
       },
     },
     async (request) => {
@@ -111,7 +120,7 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
             : 'Restore an archived task',
           security: bearer,
           params: IdParams,
-          response: { 200: Envelope(Task), 400: errors[400], 401: errors[401], 404: errors[404] },
+          response: { 200: Envelope(ref(Task)), 400: errors[400], 401: errors[401], 404: errors[404] },
         },
       },
       async (request) => {

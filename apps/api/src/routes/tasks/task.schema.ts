@@ -30,7 +30,7 @@ export const Task = Type.Object(
     archived_at: Nullable(DateTime),
     version: Type.Integer({ minimum: 1, description: 'Increments on every change' }),
   },
-  { title: 'Task' },
+  { $id: 'Task', title: 'Task' },
 );
 export type TaskJson = Static<typeof Task>;
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Services } from '@taskman/core';
 import { Type } from 'typebox';
 import { principalOf } from '../../plugins/auth';
-import { bearer, Envelope, errors, ListEnvelope, pageMeta, pageOf } from '../../schemas/common';
+import { bearer, Envelope, errors, ListEnvelope, pageMeta, pageOf, ref } from '../../schemas/common';
 import { presentSession } from '../auth/auth.routes';
 import { Session } from '../auth/auth.schema';
 import {
@@ -24,7 +24,7 @@ const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
         tags: ['users'],
         summary: 'Your profile',
         security: bearer,
-        response: { 200: Envelope(User), 401: errors[401] },
+        response: { 200: Envelope(ref(User)), 401: errors[401] },
       },
     },
     async (request) => ({
@@ -41,7 +41,7 @@ const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
         summary: 'Change your name or time zone',
         security: bearer,
         body: ProfilePatchBody,
-        response: { 200: Envelope(User), 400: errors[400], 401: errors[401] },
+        response: { 200: Envelope(ref(User)), 400: errors[400], 401: errors[401] },
       },
     },
     async (request) => ({
@@ -60,7 +60,7 @@ const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
           'Needs the current password. Signs out every session, including this one, and returns a new token.',
         security: bearer,
         body: PasswordChangeBody,
-        response: { 200: Envelope(Session), 400: errors[400], 401: errors[401] },
+        response: { 200: Envelope(ref(Session)), 400: errors[400], 401: errors[401] },
       },
     },
     async (request) => {
@@ -101,7 +101,7 @@ const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
         summary: 'All users (admins only)',
         security: bearer,
         querystring: UserListQuery,
-        response: { 200: ListEnvelope(User), 400: errors[400], 401: errors[401], 403: errors[403] },
+        response: { 200: ListEnvelope(ref(User)), 400: errors[400], 401: errors[401], 403: errors[403] },
       },
     },
     async (request) => {

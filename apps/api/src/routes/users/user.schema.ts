@@ -12,7 +12,7 @@ export const User = Type.Object(
     created_at: DateTime,
     updated_at: DateTime,
   },
-  { title: 'User' },
+  { $id: 'User', title: 'User' },
 );
 export type UserJson = Static<typeof User>;
 
