@@ -3,24 +3,9 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app';
 import { type Client, expectError, signUp } from './helpers/client';
+import { DAY, fakeClock, HOUR } from './helpers/clock';
 
 const TASKS = '/api/v1/tasks';
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-
-/** A clock the tests can move forward; it follows real time plus an offset. */
-function fakeClock() {
-  let offset = 0;
-  return {
-    now: () => new Date(Date.now() + offset),
-    advance(ms: number) {
-      offset += ms;
-    },
-    reset() {
-      offset = 0;
-    },
-  };
-}
 
 async function createTask(c: Client, body: Record<string, unknown>) {
   const res = await c.post(TASKS, body);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app';
 import { Client, expectError, signUp } from './helpers/client';
+import { DAY, fakeClock, HOUR } from './helpers/clock';
 
 const TASKS = '/api/v1/tasks';
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -21,22 +22,6 @@ const TASK_KEYS = [
   'updated_at',
   'version',
 ];
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-
-/** A clock the tests can move forward; it follows real time plus an offset. */
-function fakeClock() {
-  let offset = 0;
-  return {
-    now: () => new Date(Date.now() + offset),
-    advance(ms: number) {
-      offset += ms;
-    },
-    reset() {
-      offset = 0;
-    },
-  };
-}
 
 /** An ISO instant `ms` from the real now, whole seconds so it round-trips exactly. */
 const fromNow = (ms: number) => new Date(Math.floor((Date.now() + ms) / 1000) * 1000).toISOString();

@@ -1,0 +1,16 @@
+export const HOUR = 3_600_000;
+export const DAY = 24 * HOUR;
+
+/** A clock the tests can move forward; it follows real time plus an offset. */
+export function fakeClock() {
+  let offset = 0;
+  return {
+    now: () => new Date(Date.now() + offset),
+    advance(ms: number) {
+      offset += ms;
+    },
+    reset() {
+      offset = 0;
+    },
+  };
+}
