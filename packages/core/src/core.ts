@@ -14,6 +14,7 @@ import { type Log, silentLog } from './lib/log';
 import { PasswordHasher } from './lib/password';
 import { loadOrCreateSecret } from './lib/secret';
 import { createMetrics, type Metrics } from './metrics/metrics';
+import { OutboxRepository } from './repositories/outbox.repository';
 import { ProjectRepository } from './repositories/project.repository';
 import { TaskRepository } from './repositories/task.repository';
 import { UserRepository } from './repositories/user.repository';
@@ -90,6 +91,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
   const userRepo = new UserRepository(database.db);
   const projectRepo = new ProjectRepository(database.db);
   const taskRepo = new TaskRepository(database.db);
+  const outbox = new OutboxRepository(database.db);
 
   const tokens = new TokenService(jwtSecretFor(config), config.jwtExpiresInSeconds);
   const hasher = new PasswordHasher(config.bcryptCost);
@@ -104,8 +106,8 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     services: {
       auth,
       users: new UserService(userRepo, auth, sessions, taskCache),
-      projects: new ProjectService(projectRepo, taskRepo, transaction, taskCache),
-      tasks: new TaskService(taskRepo, projectRepo, clock, taskCache),
+      projects: new ProjectService(projectRepo, taskRepo, transaction, taskCache, outbox),
+      tasks: new TaskService(taskRepo, projectRepo, clock, taskCache, outbox, transaction),
       health: new HealthService(database, cacheStore, log),
     },
     async close() {

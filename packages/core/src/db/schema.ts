@@ -4,6 +4,7 @@ import {
   customType,
   index,
   integer,
+  jsonb,
   pgEnum,
   pgTable,
   text,
@@ -124,6 +125,44 @@ export const revokedTokens = pgTable(
   (t) => [index('revoked_tokens_expires_idx').on(t.expiresAt)],
 );
 
+// The domain events of the outbox (DESIGN.md: a typed catalogue, never free strings).
+export const DOMAIN_EVENT_TYPES = [
+  'task.created',
+  'task.updated',
+  'task.completed',
+  'task.deleted',
+  'project.created',
+  'project.updated',
+  'project.deleted',
+] as const;
+export type DomainEventType = (typeof DOMAIN_EVENT_TYPES)[number];
+export const domainEventEnum = pgEnum('domain_event_type', DOMAIN_EVENT_TYPES);
+
+/**
+ * The transactional outbox: every change to a task or project writes its event here, in the same
+ * transaction as the change; a relay publishes unpublished rows to the job queue.
+ */
+export const outboxEvents = pgTable(
+  'outbox_events',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    type: domainEventEnum('type').notNull(),
+    aggregateId: uuid('aggregate_id').notNull(),
+    payload: jsonb('payload').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    publishedAt: timestamp('published_at', { withTimezone: true }),
+    attempts: integer('attempts').notNull().default(0),
+  },
+  (t) => [
+    index('outbox_unpublished_idx').on(t.createdAt, t.id).where(sql`${t.publishedAt} is null`),
+    index('outbox_user_idx').on(t.userId),
+  ],
+);
+
 export type UserRow = typeof users.$inferSelect;
+export type OutboxEventRow = typeof outboxEvents.$inferSelect;
 export type ProjectRow = typeof projects.$inferSelect;
 export type TaskRow = Omit<typeof tasks.$inferSelect, 'searchVector'>;

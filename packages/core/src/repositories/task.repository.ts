@@ -171,21 +171,31 @@ export class TaskRepository {
     return row;
   }
 
-  async delete(userId: string, id: string): Promise<boolean> {
-    const rows = await this.db
+  /** Locks the task's row for the rest of the transaction and returns it (to see what a change changes). */
+  async findForUpdate(userId: string, id: string): Promise<TaskRow | undefined> {
+    const [row] = await this.db
+      .select(taskColumns)
+      .from(tasks)
+      .where(and(eq(tasks.userId, userId), eq(tasks.id, id)))
+      .for('update');
+    return row;
+  }
+
+  /** Deletes the task and returns what it was, or undefined if there was none. */
+  async delete(userId: string, id: string): Promise<TaskRow | undefined> {
+    const [row] = await this.db
       .delete(tasks)
       .where(and(eq(tasks.userId, userId), eq(tasks.id, id)))
-      .returning({ id: tasks.id });
-    return rows.length > 0;
+      .returning(taskColumns);
+    return row;
   }
 
   /** Moves a project's tasks to no project, as a change of each task (version and updated_at move). */
-  async detachFromProject(userId: string, projectId: string): Promise<number> {
-    const rows = await this.db
+  async detachFromProject(userId: string, projectId: string): Promise<TaskRow[]> {
+    return this.db
       .update(tasks)
       .set({ projectId: null, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
       .where(and(eq(tasks.userId, userId), eq(tasks.projectId, projectId)))
-      .returning({ id: tasks.id });
-    return rows.length;
+      .returning(taskColumns);
   }
 }

@@ -4,9 +4,11 @@ import type { TransactionRunner } from '../db/transaction';
 import { NotFoundError, ValidationError } from '../errors';
 import { newId } from '../lib/ids';
 import { charLength } from '../lib/text';
+import type { DomainEvent, OutboxRepository } from '../repositories/outbox.repository';
 import type { Page, PageRequest, SortOrder } from '../repositories/pagination';
 import type { ProjectRepository, ProjectSort } from '../repositories/project.repository';
 import type { TaskRepository } from '../repositories/task.repository';
+import { taskEvent } from './task.service';
 
 export interface ProjectInput {
   name: string;
@@ -16,6 +18,10 @@ export interface ProjectInput {
 export interface ProjectListQuery extends PageRequest {
   sort: ProjectSort;
   order: SortOrder;
+}
+
+function projectEvent(type: 'project.created' | 'project.updated', project: ProjectRow): DomainEvent {
+  return { type, userId: project.userId, aggregateId: project.id, payload: { project } };
 }
 
 function normaliseName(name: string): string {
@@ -38,14 +44,16 @@ export class ProjectService {
     private readonly tasks: TaskRepository,
     private readonly transaction: TransactionRunner,
     private readonly taskCache: TaskCache,
+    private readonly outbox: OutboxRepository,
   ) {}
 
   async create(userId: string, input: ProjectInput): Promise<ProjectRow> {
-    return this.projects.insert({
-      id: newId(),
-      userId,
-      name: normaliseName(input.name),
-      description: normaliseDescription(input.description) ?? null,
+    const name = normaliseName(input.name);
+    const description = normaliseDescription(input.description) ?? null;
+    return this.transaction(async (tx) => {
+      const project = await this.projects.withTx(tx).insert({ id: newId(), userId, name, description });
+      await this.outbox.withTx(tx).append([projectEvent('project.created', project)]);
+      return project;
     });
   }
 
@@ -65,8 +73,12 @@ export class ProjectService {
     if (patch.description !== undefined)
       changes.description = normaliseDescription(patch.description) ?? null;
     if (Object.keys(changes).length === 0) return this.get(userId, id);
-    const project = await this.projects.update(userId, id, changes);
-    if (!project) throw new NotFoundError('Project');
+    const project = await this.transaction(async (tx) => {
+      const row = await this.projects.withTx(tx).update(userId, id, changes);
+      if (!row) throw new NotFoundError('Project');
+      await this.outbox.withTx(tx).append([projectEvent('project.updated', row)]);
+      return row;
+    });
     await this.taskCache.invalidateProject(userId, id, false);
     return project;
   }
@@ -74,8 +86,15 @@ export class ProjectService {
   /** Deletes the project; its tasks are kept and move to no project. */
   async delete(userId: string, id: string): Promise<void> {
     await this.transaction(async (tx) => {
-      await this.tasks.withTx(tx).detachFromProject(userId, id);
+      const detached = await this.tasks.withTx(tx).detachFromProject(userId, id);
       if (!(await this.projects.withTx(tx).delete(userId, id))) throw new NotFoundError('Project');
+      // The project's tasks changed too (project_id became null): each says so.
+      await this.outbox
+        .withTx(tx)
+        .append([
+          { type: 'project.deleted', userId, aggregateId: id, payload: { id } },
+          ...detached.map((task) => taskEvent('task.updated', task)),
+        ]);
     });
     await this.taskCache.invalidateProject(userId, id, true);
   }

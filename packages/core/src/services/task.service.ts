@@ -1,10 +1,12 @@
 import type { TaskCache } from '../cache/task.cache';
 import { isForeignKeyViolation } from '../db/errors';
-import type { Priority, Status, TaskRow } from '../db/schema';
+import type { DomainEventType, Priority, Status, TaskRow } from '../db/schema';
+import type { TransactionRunner } from '../db/transaction';
 import { type FieldIssue, NotFoundError, ValidationError } from '../errors';
 import type { Clock } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { charLength } from '../lib/text';
+import type { DomainEvent, OutboxRepository } from '../repositories/outbox.repository';
 import type { Page, PageRequest, SortOrder } from '../repositories/pagination';
 import type { ProjectRepository } from '../repositories/project.repository';
 import type { TaskFilter, TaskPatch, TaskRepository, TaskSort } from '../repositories/task.repository';
@@ -53,6 +55,11 @@ export function normaliseTags(tags: string[], issues: Issues): string[] {
   return out;
 }
 
+/** The event of a task change; its payload is the task as it is after the change. */
+export function taskEvent(type: DomainEventType, task: TaskRow): DomainEvent {
+  return { type, userId: task.userId, aggregateId: task.id, payload: { task } };
+}
+
 /** Tasks: the business rules of brief §3 (validate, check due date, set defaults) over the repository. */
 export class TaskService {
   constructor(
@@ -60,6 +67,8 @@ export class TaskService {
     private readonly projects: ProjectRepository,
     private readonly clock: Clock,
     private readonly cache: TaskCache,
+    private readonly outbox: OutboxRepository,
+    private readonly transaction: TransactionRunner,
   ) {}
 
   async create(userId: string, input: TaskInput): Promise<TaskRow> {
@@ -74,16 +83,22 @@ export class TaskService {
     if (projectId) await this.assertOwnProject(userId, projectId);
     const status = input.status ?? 'todo';
     try {
-      const task = await this.tasks.insert({
-        id: newId(),
-        userId,
-        projectId,
-        title,
-        description: description ?? null,
-        dueDate: input.dueDate ?? null,
-        priority: input.priority ?? 'medium',
-        status,
-        tags,
+      const task = await this.transaction(async (tx) => {
+        const row = await this.tasks.withTx(tx).insert({
+          id: newId(),
+          userId,
+          projectId,
+          title,
+          description: description ?? null,
+          dueDate: input.dueDate ?? null,
+          priority: input.priority ?? 'medium',
+          status,
+          tags,
+        });
+        const events = [taskEvent('task.created', row)];
+        if (row.status === 'done') events.push(taskEvent('task.completed', row));
+        await this.outbox.withTx(tx).append(events);
+        return row;
       });
       await this.cache.invalidateTasks(userId, [], [projectId]);
       return task;
@@ -140,8 +155,16 @@ export class TaskService {
 
     if (Object.keys(changes).length === 0) return this.get(userId, id);
     try {
-      const task = await this.tasks.update(userId, id, changes);
-      if (!task) throw new NotFoundError('Task');
+      const task = await this.transaction(async (tx) => {
+        const tasks = this.tasks.withTx(tx);
+        const before = await tasks.findForUpdate(userId, id);
+        if (!before) throw new NotFoundError('Task');
+        const row = (await tasks.update(userId, id, changes))!;
+        const events = [taskEvent('task.updated', row)];
+        if (before.status !== 'done' && row.status === 'done') events.push(taskEvent('task.completed', row));
+        await this.outbox.withTx(tx).append(events);
+        return row;
+      });
       await this.cache.invalidateTasks(userId, [id], [task.projectId]);
       return task;
     } catch (err) {
@@ -153,15 +176,28 @@ export class TaskService {
 
   /** Hides a task from the default lists without deleting it; `unarchive` brings it back. */
   async setArchived(userId: string, id: string, archived: boolean): Promise<TaskRow> {
-    const task = await this.tasks.setArchived(userId, id, archived);
-    if (!task) throw new NotFoundError('Task');
+    const task = await this.transaction(async (tx) => {
+      const row = await this.tasks.withTx(tx).setArchived(userId, id, archived);
+      if (!row) throw new NotFoundError('Task');
+      await this.outbox.withTx(tx).append([taskEvent('task.updated', row)]);
+      return row;
+    });
     await this.cache.invalidateTasks(userId, [id], [task.projectId]);
     return task;
   }
 
   async delete(userId: string, id: string): Promise<void> {
-    if (!(await this.tasks.delete(userId, id))) throw new NotFoundError('Task');
-    await this.cache.invalidateTasks(userId, [id]);
+    const task = await this.transaction(async (tx) => {
+      const row = await this.tasks.withTx(tx).delete(userId, id);
+      if (!row) throw new NotFoundError('Task');
+      await this.outbox
+        .withTx(tx)
+        .append([
+          { type: 'task.deleted', userId, aggregateId: id, payload: { id, project_id: row.projectId } },
+        ]);
+      return row;
+    });
+    await this.cache.invalidateTasks(userId, [id], [task.projectId]);
   }
 
   private title(raw: string, issues: Issues): string {
