@@ -154,6 +154,18 @@ describe(`the API process (${testDb})`, { timeout: 180_000 }, () => {
     expect(lines[0]).toContain('PORT');
   });
 
+  it('runs one job now with `npm run job` (job.cli.ts), and refuses an unknown one', async () => {
+    const child = spawnTs('packages/core/src/jobs/job.cli.ts', env, ['cleanup_tasks']);
+    let out = '';
+    child.stdout?.on('data', (d) => {
+      out += d;
+    });
+    expect(await exitOf(child)).toBe(0);
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toMatchObject({ job: 'cleanup_tasks', archived: 0 });
+    const unknown = spawnTs('packages/core/src/jobs/job.cli.ts', env, ['send_fax']);
+    expect(await exitOf(unknown)).toBe(2);
+  });
+
   it('applies migrations with `npm run migrate` (migrate.cli.ts)', async () => {
     const child = spawnTs('packages/core/src/db/migrate.cli.ts', env);
     let out = '';

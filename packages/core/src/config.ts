@@ -21,6 +21,8 @@ export interface Config {
   redisKeyPrefix: string;
   cacheEnabled: boolean;
   cacheTtlSeconds: number;
+  /** cleanup_tasks archives tasks completed more than this many days ago. */
+  archiveAfterDays: number;
   /** Undefined in embedded mode until the secret is loaded from DATA_DIR. */
   jwtSecret: string | undefined;
   jwtExpiresInSeconds: number;
@@ -176,6 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisKeyPrefix: str(env, 'REDIS_KEY_PREFIX') ?? '',
     cacheEnabled: bool(env, 'CACHE_ENABLED', true),
     cacheTtlSeconds: int(env, 'CACHE_TTL', 300, 1, 86_400),
+    archiveAfterDays: int(env, 'ARCHIVE_AFTER_DAYS', 30, 1, 3650),
     jwtSecret,
     jwtExpiresInSeconds: int(env, 'JWT_EXPIRES_IN', 86_400, 60, 31 * 86_400),
     appUrl: appUrl.replace(/\/$/, ''),

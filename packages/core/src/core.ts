@@ -9,6 +9,8 @@ import { TaskCache } from './cache/task.cache';
 import type { Config } from './config';
 import { type Database, openDatabase } from './db/client';
 import { transactionRunner } from './db/transaction';
+import { cleanupTasksHandler } from './jobs/handlers/cleanup-tasks.handler';
+import { assertHandlers, type JobHandlers } from './jobs/job.catalogue';
 import { type Clock, systemClock } from './lib/clock';
 import { type Log, silentLog } from './lib/log';
 import { PasswordHasher } from './lib/password';
@@ -39,6 +41,8 @@ export interface Core {
   database: Database;
   services: Services;
   metrics: Metrics;
+  /** One handler per job of the catalogue (checked at start). */
+  jobs: JobHandlers;
   /** The shared Redis client in cluster mode (rate limiter, cache); undefined in embedded mode. */
   redis: Redis | undefined;
   cacheStore: CacheStore;
@@ -95,19 +99,24 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
 
   const tokens = new TokenService(jwtSecretFor(config), config.jwtExpiresInSeconds);
   const hasher = new PasswordHasher(config.bcryptCost);
+  const tasks = new TaskService(taskRepo, projectRepo, clock, taskCache, outbox, transaction);
+  const jobs = { cleanup_tasks: cleanupTasksHandler(tasks, config.archiveAfterDays, () => clock.now()) };
+  assertHandlers(jobs);
+
   const auth = new AuthService(userRepo, hasher, tokens, transaction, sessions, config.adminEmails);
 
   return {
     config,
     database,
     metrics,
+    jobs,
     redis,
     cacheStore,
     services: {
       auth,
       users: new UserService(userRepo, auth, sessions, taskCache),
       projects: new ProjectService(projectRepo, taskRepo, transaction, taskCache, outbox),
-      tasks: new TaskService(taskRepo, projectRepo, clock, taskCache, outbox, transaction),
+      tasks,
       health: new HealthService(database, cacheStore, log),
     },
     async close() {

@@ -171,6 +171,21 @@ export class TaskRepository {
     return row;
   }
 
+  /** Archives every live task completed before `cutoff`, returning them (the cleanup job). */
+  archiveCompletedBefore(cutoff: Date, limit: number): Promise<TaskRow[]> {
+    const batch = this.db
+      .select({ id: tasks.id })
+      .from(tasks)
+      .where(and(eq(tasks.status, 'done'), isNull(tasks.archivedAt), sql`${tasks.completedAt} < ${cutoff}`))
+      .limit(limit)
+      .for('update', { skipLocked: true });
+    return this.db
+      .update(tasks)
+      .set({ archivedAt: sql`now()`, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
+      .where(sql`${tasks.id} in (${batch})`)
+      .returning(taskColumns);
+  }
+
   /** Locks the task's row for the rest of the transaction and returns it (to see what a change changes). */
   async findForUpdate(userId: string, id: string): Promise<TaskRow | undefined> {
     const [row] = await this.db

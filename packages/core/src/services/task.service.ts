@@ -186,6 +186,32 @@ export class TaskService {
     return task;
   }
 
+  /**
+   * Archives tasks completed before `cutoff`, in batches, each batch one transaction with its
+   * task.updated events; returns how many were archived.
+   */
+  async archiveCompletedBefore(cutoff: Date, batchSize = 500): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const batch = await this.transaction(async (tx) => {
+        const rows = await this.tasks.withTx(tx).archiveCompletedBefore(cutoff, batchSize);
+        await this.outbox.withTx(tx).append(rows.map((row) => taskEvent('task.updated', row)));
+        return rows;
+      });
+      const byUser = new Map<string, TaskRow[]>();
+      for (const row of batch) byUser.set(row.userId, [...(byUser.get(row.userId) ?? []), row]);
+      for (const [userId, rows] of byUser) {
+        await this.cache.invalidateTasks(
+          userId,
+          rows.map((r) => r.id),
+          rows.map((r) => r.projectId),
+        );
+      }
+      total += batch.length;
+      if (batch.length < batchSize) return total;
+    }
+  }
+
   async delete(userId: string, id: string): Promise<void> {
     const task = await this.transaction(async (tx) => {
       const row = await this.tasks.withTx(tx).delete(userId, id);

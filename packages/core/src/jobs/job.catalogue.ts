@@ -1,0 +1,39 @@
+/**
+ * The typed job catalogue (DESIGN.md): every job name with its payload type. A job is listed here
+ * only once its handler exists; `assertHandlers` makes a process refuse to start when a listed job
+ * has no handler or a handler has no job. The brief's other jobs (send_reminder, send_webhook,
+ * generate_report, sync_calendar) join with their handlers.
+ */
+export interface JobPayloads {
+  /** Archive tasks completed more than `olderThanDays` (default ARCHIVE_AFTER_DAYS) days ago. */
+  cleanup_tasks: { olderThanDays?: number };
+}
+
+export type JobName = keyof JobPayloads;
+export const JOB_NAMES: readonly JobName[] = ['cleanup_tasks'];
+
+/** What a job's run reports (logged, and printed by `npm run job`). */
+export type JobResult = Record<string, number | string>;
+
+export type JobHandler<N extends JobName> = (payload: JobPayloads[N]) => Promise<JobResult>;
+export type JobHandlers = { [N in JobName]: JobHandler<N> };
+
+export function isJobName(name: string): name is JobName {
+  return (JOB_NAMES as readonly string[]).includes(name);
+}
+
+/** Throws unless every job of the catalogue has exactly one handler and no handler is unknown. */
+export function assertHandlers(handlers: Record<string, unknown>): asserts handlers is JobHandlers {
+  const missing = JOB_NAMES.filter((n) => typeof handlers[n] !== 'function');
+  const unknown = Object.keys(handlers).filter((n) => !isJobName(n));
+  if (missing.length || unknown.length) {
+    throw new Error(
+      `job catalogue and handlers disagree: ${[
+        missing.length ? `no handler for ${missing.join(', ')}` : '',
+        unknown.length ? `handlers for unknown jobs ${unknown.join(', ')}` : '',
+      ]
+        .filter(Boolean)
+        .join('; ')}`,
+    );
+  }
+}

@@ -1,0 +1,24 @@
+// `npm run job -- <job_name> [json payload]`: runs one job now against the configured database
+// (and Redis), prints what it did, and exits. For operators and tests.
+import { ConfigError, loadConfig } from '../config';
+import { createCore } from '../core';
+import { isJobName, JOB_NAMES, type JobName, type JobPayloads } from './job.catalogue';
+
+const [name, rawPayload] = process.argv.slice(2);
+if (!name || !isJobName(name)) {
+  console.error(`usage: npm run job -- <${JOB_NAMES.join('|')}> ['{"json":"payload"}']`);
+  process.exit(2);
+}
+try {
+  const payload = rawPayload ? (JSON.parse(rawPayload) as JobPayloads[JobName]) : {};
+  const core = await createCore(loadConfig());
+  try {
+    const result = await core.jobs[name](payload);
+    console.log(JSON.stringify({ job: name, ...result }));
+  } finally {
+    await core.close();
+  }
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : `${name} failed: ${(err as Error).message}`);
+  process.exit(1);
+}
