@@ -4,7 +4,7 @@ import { CacheAside } from '../../../packages/core/src/cache/cache-aside';
 import { TaskCache } from '../../../packages/core/src/cache/task.cache';
 import { silentLog } from '../../../packages/core/src/lib/log';
 import { TaskRepository } from '../../../packages/core/src/repositories/task.repository';
-import { createTestApp, redisEnv, TEST_REDIS_URL, type TestApp } from './helpers/app';
+import { type AppPair, appPair, createTestApp, redisEnv, TEST_REDIS_URL, type TestApp } from './helpers/app';
 import { Client, signUp } from './helpers/client';
 
 // One database for the whole file; every app below (its own config, cache and limiter) is an API
@@ -282,6 +282,7 @@ describe.each(MODES)('cache-aside (%s)', (mode) => {
 describe.each(MODES)('invalidation after every write (%s)', (mode) => {
   // With Redis, writes go to app A and reads to app B: two API processes sharing the cache.
   // In embedded mode there is one process: A is also the reader.
+  let pair: AppPair;
   let a: TestApp;
   let b: TestApp;
   let annA: Client & { user: any };
@@ -289,24 +290,12 @@ describe.each(MODES)('invalidation after every write (%s)', (mode) => {
   let redis: Redis | undefined;
   let prefix = '';
   beforeAll(async () => {
-    if (mode === 'redis') {
-      const env = redisEnv();
-      prefix = env.REDIS_KEY_PREFIX;
-      a = await newApp(env);
-      b = await newApp(env);
-      redis = new Redis(TEST_REDIS_URL);
-    } else {
-      a = await newApp();
-      b = a;
-    }
+    pair = await appPair(mode, newApp);
+    ({ a, b, redis, prefix } = pair);
     annA = await signUp(a.app);
     annB = new Client(b.app, annA.token);
   });
-  afterAll(async () => {
-    if (b !== a) await b.close();
-    await a.close();
-    await redis?.quit();
-  });
+  afterAll(() => pair.close());
 
   it('task update: B sees the new task, list page and project list at once', async () => {
     const project = await createProject(annA, 'Update');

@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, redisEnv, TEST_REDIS_URL, type TestApp } from './helpers/app';
+import { type AppPair, appPair, type CacheMode, createTestApp, type TestApp } from './helpers/app';
 import { Client, expectError, signUp } from './helpers/client';
 
 // One database for the whole file; every app below (its own config, cache and limiter) is an API
@@ -13,7 +13,7 @@ afterAll(() => base.close());
 const newApp = (env: Record<string, string> = {}) => createTestApp({ env, shareDatabaseOf: base });
 
 const API = '/api/v1';
-type Mode = 'redis' | 'memory';
+type Mode = CacheMode;
 
 const claimsOf = (token: string | undefined) =>
   JSON.parse(Buffer.from(String(token).split('.')[1]!, 'base64url').toString()) as {
@@ -48,28 +48,17 @@ const refused = async (c: Client) => expectError(await c.get(`${API}/users/me`),
 
 describe.each<Mode>(['redis', 'memory'])('token revocation (%s)', (mode) => {
   // With Redis: writes on A, checks on B (two API processes). Embedded: one process.
+  let pair: AppPair;
   let a: TestApp;
   let b: TestApp;
   let redis: Redis | undefined;
   let prefix = '';
   beforeAll(async () => {
-    if (mode === 'redis') {
-      const env = redisEnv();
-      prefix = env.REDIS_KEY_PREFIX;
-      a = await newApp(env);
-      b = await newApp(env);
-      redis = new Redis(TEST_REDIS_URL);
-    } else {
-      a = await newApp();
-      b = a;
-    }
+    pair = await appPair(mode, newApp);
+    ({ a, b, redis, prefix } = pair);
     expect(b.core.cacheStore.kind).toBe(mode);
   });
-  afterAll(async () => {
-    if (b !== a) await b.close();
-    await a.close();
-    await redis?.quit();
-  });
+  afterAll(() => pair.close());
 
   it('logout on A: B, which had the token cached as valid, refuses it at once; other tokens still work', async () => {
     const ann = await signUp(a.app);

@@ -18,6 +18,11 @@ declare module 'fastify' {
 // The scheme name is case-insensitive (RFC 9110 §11.1).
 const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i;
 
+/** The token of an `Authorization: Bearer <token>` header, or undefined if there is none or it is malformed. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header ? BEARER.exec(header)?.[1] : undefined;
+}
+
 /** The principal of an authenticated route; throws if the route forgot its auth hook. */
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new UnauthorizedError();
@@ -34,13 +39,13 @@ export default fp(async function auth(app: FastifyInstance, opts: { services: Se
       reply.header('www-authenticate', 'Bearer');
       throw new UnauthorizedError('Authentication required: send Authorization: Bearer <token>');
     }
-    const match = BEARER.exec(header);
-    if (!match) {
+    const token = bearerToken(header);
+    if (!token) {
       reply.header('www-authenticate', 'Bearer error="invalid_request"');
       throw new UnauthorizedError('Malformed Authorization header: expected Bearer <token>');
     }
     try {
-      request.principal = await opts.services.auth.authenticate(match[1]!);
+      request.principal = await opts.services.auth.authenticate(token);
     } catch (err) {
       if (err instanceof UnauthorizedError) reply.header('www-authenticate', 'Bearer error="invalid_token"');
       throw err;

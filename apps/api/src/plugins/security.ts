@@ -4,6 +4,7 @@ import rateLimit from '@fastify/rate-limit';
 import { type Core, cacheKeys } from '@taskman/core';
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
+import { bearerToken } from './auth';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,8 +12,6 @@ declare module 'fastify' {
     authRateLimit: { perIp: preHandlerAsyncHookHandler; perEmail: preHandlerAsyncHookHandler };
   }
 }
-
-const BEARER = /^Bearer +(\S+)$/i;
 
 /** Security headers, CORS for the configured origins only, and the gateway's rate limiter. */
 export default fp(async function security(app: FastifyInstance, opts: { core: Core }) {
@@ -78,7 +77,7 @@ export default fp(async function security(app: FastifyInstance, opts: { core: Co
     'onRequest',
     app.rateLimit({
       keyGenerator: (request) => {
-        const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
+        const token = bearerToken(request.headers.authorization);
         const userId = token ? services.auth.tokenSubject(token) : undefined;
         return userId ? `user:${userId}` : `ip:${request.ip}`;
       },

@@ -11,6 +11,7 @@ import {
   openDatabase,
 } from '@taskman/core';
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import pino from 'pino';
 import { inject } from 'vitest';
@@ -120,6 +121,47 @@ export async function createTestApp(
       await app.close();
       await core.close();
       await db.drop();
+    },
+  };
+}
+
+export type CacheMode = 'redis' | 'memory';
+
+export interface AppPair {
+  a: TestApp;
+  b: TestApp;
+  /** The Redis key prefix the pair shares ('' in memory mode). */
+  prefix: string;
+  /** A client of the test Redis, to look at keys (redis mode only). */
+  redis: Redis | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Two API processes sharing one Redis (redis mode: writes on A, reads on B), or one embedded
+ * process playing both parts (memory mode).
+ */
+export async function appPair(
+  mode: CacheMode,
+  make: (env?: Record<string, string>) => Promise<TestApp>,
+): Promise<AppPair> {
+  if (mode === 'memory') {
+    const a = await make();
+    return { a, b: a, prefix: '', redis: undefined, close: () => a.close() };
+  }
+  const env = redisEnv();
+  const a = await make(env);
+  const b = await make(env);
+  const redis = new Redis(TEST_REDIS_URL);
+  return {
+    a,
+    b,
+    prefix: env.REDIS_KEY_PREFIX,
+    redis,
+    async close() {
+      await b.close();
+      await a.close();
+      await redis.quit();
     },
   };
 }
