@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { type Core, describeError, ValidationError } from '@taskman/core';
+import { type Core, loggerOptions, ValidationError } from '@taskman/core';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import authPlugin from './plugins/auth';
 import errorsPlugin, { sendError } from './plugins/errors';
 import openapiPlugin from './plugins/openapi';
+import { registerQueueBoard } from './plugins/queue-board';
 import requestLog, { requestIdFrom } from './plugins/request-log';
 import securityPlugin from './plugins/security';
+import adminRoutes from './routes/admin/admin.routes';
 import authRoutes from './routes/auth/auth.routes';
 import healthRoutes from './routes/health/health.routes';
 import projectRoutes from './routes/projects/project.routes';
@@ -27,19 +29,6 @@ export interface BuildAppOptions {
   logStream?: { write(line: string): void };
 }
 
-/** Log redaction: credentials never reach a log line, whatever a plugin decides to log. */
-export const REDACT = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'headers.authorization',
-  '*.password',
-  '*.current_password',
-  '*.new_password',
-  '*.token',
-  '*.password_hash',
-  '*.passwordHash',
-];
-
 // An escaped NUL (\u0000) that is not itself an escaped backslash followed by "u0000".
 const NUL_IN_JSON = /(?:^|[^\\])(?:\\\\)*\\u0000/;
 const nulError = (field: string) => ValidationError.field(field, 'must not contain NUL characters (\\u0000)');
@@ -55,35 +44,6 @@ function validatorCompiler() {
   const textAjv = addFormats(new Ajv({ ...base, coerceTypes: 'array' }));
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
     (httpPart === 'body' ? bodyAjv : textAjv).compile(schema);
-}
-
-/** JSON lines (for log shippers) unless asked for, or writing to a terminal: then readable lines. */
-export function loggerOptions(config: Core['config']) {
-  const pretty = config.logFormat === 'pretty' || (config.logFormat === undefined && process.stdout.isTTY);
-  const debug = config.logLevel === 'debug' || config.logLevel === 'trace';
-  return {
-    level: config.logLevel,
-    redact: { paths: REDACT, censor: '[redacted]' },
-    // Errors are logged by type, code and message; stack traces only when debugging.
-    serializers: {
-      // Fastify's type insists on a stack; leaving it out outside debugging is the point.
-      // A failed query is described by its driver error only: its own message lists every parameter.
-      err: (e: Error & { statusCode?: number }) =>
-        ({
-          ...describeError(e),
-          statusCode: e.statusCode,
-          ...(debug ? { stack: e.stack } : {}),
-        }) as { type: string; message: string; stack: string },
-    },
-    ...(pretty
-      ? {
-          transport: {
-            target: 'pino-pretty',
-            options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname', singleLine: true },
-          },
-        }
-      : {}),
-  };
 }
 
 /** Builds the Fastify app around an opened core; `main.ts` listens, tests inject. */
@@ -138,10 +98,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(errorsPlugin);
   await app.register(requestLog);
   await app.register(securityPlugin, { core });
-  await app.register(authPlugin, { services });
+  await app.register(authPlugin, { services, adminIpAllowlist: config.adminIpAllowlist });
   await app.register(openapiPlugin, { appUrl: config.appUrl });
 
   await app.register(healthRoutes, { services });
+  await registerQueueBoard(app, core);
   // Until the web app is served here, the root leads a browser to the API reference.
   app.get('/', { schema: { hide: true }, config: { rateLimit: false } }, (_request, reply) =>
     reply.redirect('/docs'),
@@ -152,6 +113,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       await api.register(userRoutes, { services });
       await api.register(projectRoutes, { services });
       await api.register(taskRoutes, { services });
+      await api.register(adminRoutes, { core });
     },
     { prefix: API_PREFIX },
   );

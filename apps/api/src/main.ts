@@ -1,9 +1,15 @@
 // Starts the Taskman API: reads the configuration, opens and migrates the database, listens.
 import { readFileSync } from 'node:fs';
-import { ConfigError, createCore, loadConfig } from '@taskman/core';
+import {
+  ConfigError,
+  createCore,
+  loadConfig,
+  loggerOptions,
+  onShutdown,
+  startJobWorker,
+} from '@taskman/core';
 import pino from 'pino';
-import { buildApp, loggerOptions } from './app';
-import { onShutdown } from './shutdown';
+import { buildApp } from './app';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -24,19 +30,20 @@ async function main(): Promise<void> {
     ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile!) }
     : null;
   const app = await buildApp({ core, https, loggerInstance: logger });
-  // Revocations outlive their tokens by nothing: drop the expired ones now and every hour.
-  const purge = () =>
-    core.services.auth.purgeExpiredRevocations().then(
-      (n) => n > 0 && logger.info({ purged: n }, 'expired token revocations removed'),
-      (err: Error) => logger.warn({ err }, 'could not purge expired token revocations'),
+  // Embedded mode (and any deployment without Redis) runs the jobs here; cluster mode in apps/worker.
+  const worker = config.jobsInProcess ? startJobWorker(core) : undefined;
+  if (!worker)
+    logger.info(
+      { queue: core.queue.backend },
+      'jobs (reminders, archiving) run in worker processes: start them with `npm run start:worker`',
     );
-  void purge();
-  setInterval(purge, 3_600_000).unref();
 
   onShutdown(async (signal) => {
     app.log.info({ signal }, 'stopping: finishing in-flight requests');
-    // Fastify stops accepting connections and waits for in-flight requests; then the pools close.
+    // Fastify stops accepting connections and waits for in-flight requests; running jobs finish;
+    // then the pools close.
     await app.close();
+    await worker?.stop();
     await core.close();
     app.log.info({}, 'stopped');
   }, app.log);

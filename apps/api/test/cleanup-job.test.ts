@@ -55,10 +55,12 @@ describe('cleanup_tasks', () => {
   });
 
   it('refuses to start when a job has no handler or a handler has no job', () => {
-    expect(() => assertHandlers({})).toThrow(/no handler for cleanup_tasks/);
-    expect(() => assertHandlers({ cleanup_tasks: async () => ({}), send_fax: async () => ({}) })).toThrow(
+    const ok = async () => ({});
+    expect(() => assertHandlers({})).toThrow(/no handler for send_reminder, cleanup_tasks/);
+    expect(() => assertHandlers({ send_reminder: ok })).toThrow(/no handler for cleanup_tasks/);
+    expect(() => assertHandlers({ send_reminder: ok, cleanup_tasks: ok, send_fax: ok })).toThrow(
       /unknown jobs send_fax/,
     );
-    expect(() => assertHandlers({ cleanup_tasks: async () => ({}) })).not.toThrow();
+    expect(() => assertHandlers({ send_reminder: ok, cleanup_tasks: ok })).not.toThrow();
   });
 });

@@ -25,6 +25,8 @@ const TASK_FIELDS = [
   'updated_at',
   'completed_at',
   'archived_at',
+  'remind_at',
+  'reminder_mode',
   'version',
 ];
 

@@ -76,7 +76,7 @@ describe('outbox', () => {
     ).toEqual(['task.updated']);
     const deleted = await newEvents(ann.user.id, () => ann.delete(`/api/v1/tasks/${id}`));
     expect(deleted.map((e) => e.type)).toEqual(['task.deleted']);
-    expect(deleted[0]!.payload).toEqual({ id, project_id: null });
+    expect(deleted[0]!.payload).toMatchObject({ id, project_id: null, task: { id, title: 'Progress!' } });
   });
 
   it('writes project events; deleting a project also reports each task it let go', async () => {

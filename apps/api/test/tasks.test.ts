@@ -16,6 +16,8 @@ const TASK_KEYS = [
   'id',
   'priority',
   'project_id',
+  'remind_at',
+  'reminder_mode',
   'status',
   'tags',
   'title',

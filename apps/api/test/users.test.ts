@@ -7,7 +7,16 @@ import { createTestApp, type TestApp } from './helpers/app';
 import { Client, expectError, type Res, signUp, uniqueEmail } from './helpers/client';
 
 const API = '/api/v1';
-const USER_KEYS = ['created_at', 'email', 'id', 'name', 'role', 'timezone', 'updated_at'];
+const USER_KEYS = [
+  'created_at',
+  'email',
+  'id',
+  'name',
+  'reminder_lead_minutes',
+  'role',
+  'timezone',
+  'updated_at',
+];
 const HASH = /\$2[aby]\$/;
 
 type SignedUp = Awaited<ReturnType<typeof signUp>>;

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { assertCronPattern } from './jobs/schedule';
 
 /** Thrown for an invalid environment variable; the message names the variable in one line. */
 export class ConfigError extends Error {
@@ -23,6 +24,18 @@ export interface Config {
   cacheTtlSeconds: number;
   /** cleanup_tasks archives tasks completed more than this many days ago. */
   archiveAfterDays: number;
+  /** When cleanup_tasks runs: a cron pattern in UTC. */
+  cleanupSchedule: string;
+  /** Run the job workers and outbox relay inside the API process (default: when jobs live in the database). */
+  jobsInProcess: boolean;
+  workerConcurrency: number;
+  jobAttempts: number;
+  /** First retry delay; each further retry waits twice as long. */
+  jobBackoffMs: number;
+  /** A running job's lock; a worker that dies gives its jobs up to others after this long. */
+  jobLockMs: number;
+  /** How often idle relays and database-queue runners look for work. */
+  jobPollMs: number;
   /** Undefined in embedded mode until the secret is loaded from DATA_DIR. */
   jwtSecret: string | undefined;
   jwtExpiresInSeconds: number;
@@ -162,6 +175,13 @@ export function loadConfig(env: Env = process.env): Config {
     fail('ENCRYPTION_KEY', 'must be 64 hexadecimal characters (32 bytes)');
   }
 
+  const cleanupSchedule = str(env, 'CLEANUP_SCHEDULE') ?? '0 3 * * *';
+  try {
+    assertCronPattern(cleanupSchedule);
+  } catch {
+    fail('CLEANUP_SCHEDULE', 'must be a cron pattern such as "0 3 * * *" (03:00 UTC daily)', cleanupSchedule);
+  }
+
   // bcrypt below cost 12 is only for the test suite, where thousands of hashes would be slow.
   const bcryptCost = int(env, 'BCRYPT_COST', 12, nodeEnv === 'test' ? 4 : 12, 15);
 
@@ -179,6 +199,13 @@ export function loadConfig(env: Env = process.env): Config {
     cacheEnabled: bool(env, 'CACHE_ENABLED', true),
     cacheTtlSeconds: int(env, 'CACHE_TTL', 300, 1, 86_400),
     archiveAfterDays: int(env, 'ARCHIVE_AFTER_DAYS', 30, 1, 3650),
+    cleanupSchedule,
+    jobsInProcess: bool(env, 'JOBS_IN_PROCESS', redisUrl === undefined),
+    workerConcurrency: int(env, 'WORKER_CONCURRENCY', 5, 1, 100),
+    jobAttempts: int(env, 'JOB_ATTEMPTS', 5, 1, 50),
+    jobBackoffMs: int(env, 'JOB_BACKOFF_MS', 30_000, 100, 3_600_000),
+    jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 500, 3_600_000),
+    jobPollMs: int(env, 'JOB_POLL_MS', 1000, 20, 60_000),
     jwtSecret,
     jwtExpiresInSeconds: int(env, 'JWT_EXPIRES_IN', 86_400, 60, 31 * 86_400),
     appUrl: appUrl.replace(/\/$/, ''),

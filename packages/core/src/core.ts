@@ -9,15 +9,23 @@ import { TaskCache } from './cache/task.cache';
 import type { Config } from './config';
 import { type Database, openDatabase } from './db/client';
 import { transactionRunner } from './db/transaction';
+import { BullJobQueue } from './jobs/bullmq.queue';
+import { DatabaseJobQueue } from './jobs/database.queue';
 import { cleanupTasksHandler } from './jobs/handlers/cleanup-tasks.handler';
+import { sendReminderHandler } from './jobs/handlers/send-reminder.handler';
 import { assertHandlers, type JobHandlers } from './jobs/job.catalogue';
+import type { JobQueue, ScheduledJob } from './jobs/job.queue';
+import { OutboxRelay } from './jobs/outbox.relay';
 import { type Clock, systemClock } from './lib/clock';
 import { type Log, silentLog } from './lib/log';
 import { PasswordHasher } from './lib/password';
 import { loadOrCreateSecret } from './lib/secret';
-import { createMetrics, type Metrics } from './metrics/metrics';
+import { createMailer, type Mailer } from './mail/mailer';
+import { addJobGauges, createMetrics, type Metrics } from './metrics/metrics';
+import { JobRepository } from './repositories/job.repository';
 import { OutboxRepository } from './repositories/outbox.repository';
 import { ProjectRepository } from './repositories/project.repository';
+import { ReminderRepository } from './repositories/reminder.repository';
 import { TaskRepository } from './repositories/task.repository';
 import { UserRepository } from './repositories/user.repository';
 import { AuthService } from './services/auth.service';
@@ -43,6 +51,15 @@ export interface Core {
   metrics: Metrics;
   /** One handler per job of the catalogue (checked at start). */
   jobs: JobHandlers;
+  /** BullMQ with Redis, else the database. */
+  queue: JobQueue;
+  /** Moves outbox events to the queue; started by whichever process runs the workers. */
+  relay: OutboxRelay;
+  /** Jobs run on a schedule (cleanup_tasks daily by default). */
+  scheduledJobs: ScheduledJob[];
+  mailer: Mailer;
+  clock: Clock;
+  log: Log;
   /** The shared Redis client in cluster mode (rate limiter, cache); undefined in embedded mode. */
   redis: Redis | undefined;
   cacheStore: CacheStore;
@@ -57,6 +74,8 @@ export interface CreateCoreOptions {
   migrate?: boolean;
   log?: Log;
 }
+
+const DAY_MS = 86_400_000;
 
 function jwtSecretFor(config: Config): string {
   if (config.jwtSecret) return config.jwtSecret;
@@ -99,17 +118,66 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
 
   const tokens = new TokenService(jwtSecretFor(config), config.jwtExpiresInSeconds);
   const hasher = new PasswordHasher(config.bcryptCost);
-  const tasks = new TaskService(taskRepo, projectRepo, clock, taskCache, outbox, transaction);
-  const jobs = { cleanup_tasks: cleanupTasksHandler(tasks, config.archiveAfterDays, () => clock.now()) };
-  assertHandlers(jobs);
-
+  const tasks = new TaskService(taskRepo, projectRepo, clock, taskCache, outbox, transaction, userRepo);
   const auth = new AuthService(userRepo, hasher, tokens, transaction, sessions, config.adminEmails);
+
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, dataDir: config.dataDir });
+  const retry = { attempts: config.jobAttempts, backoffMs: config.jobBackoffMs };
+  const retention = { completedRetentionMs: DAY_MS, failedRetentionMs: 30 * DAY_MS };
+  const queue: JobQueue = config.redisUrl
+    ? new BullJobQueue({
+        redisUrl: config.redisUrl,
+        prefix: `${config.redisKeyPrefix}bull`,
+        retry,
+        lockMs: config.jobLockMs,
+        log,
+        ...retention,
+      })
+    : new DatabaseJobQueue(new JobRepository(database.db), clock, log, {
+        retry,
+        lockMs: config.jobLockMs,
+        pollMs: config.jobPollMs,
+        ...retention,
+      });
+  const relay = new OutboxRelay(outbox, transaction, queue, clock, log, {
+    pollMs: config.jobPollMs,
+    batchSize: 200,
+  });
+  const jobs = {
+    send_reminder: sendReminderHandler({
+      tasks: taskRepo,
+      users: userRepo,
+      reminders: new ReminderRepository(database.db),
+      mailer,
+      clock,
+      appUrl: config.appUrl,
+      // Twice the job lock: with the default (30 s) longer than the SMTP timeouts allow a send to
+      // take, so a live sender keeps its claim, and a dead one's claim is free soon after its lock.
+      leaseMs: 2 * config.jobLockMs,
+    }),
+    cleanup_tasks: cleanupTasksHandler({
+      tasks,
+      auth,
+      outbox,
+      queue,
+      clock,
+      archiveAfterDays: config.archiveAfterDays,
+    }),
+  };
+  assertHandlers(jobs);
+  addJobGauges(metrics, { counts: () => queue.counts(), outboxPending: () => relay.pending() });
 
   return {
     config,
     database,
     metrics,
     jobs,
+    queue,
+    relay,
+    scheduledJobs: [{ name: 'cleanup_tasks', pattern: config.cleanupSchedule, payload: {} }],
+    mailer,
+    clock,
+    log,
     redis,
     cacheStore,
     services: {
@@ -120,6 +188,9 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       health: new HealthService(database, cacheStore, log),
     },
     async close() {
+      await relay.stop();
+      await queue.close();
+      mailer.close();
       await cacheStore.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
       await database.close();

@@ -1,3 +1,4 @@
+import { BlockList, isIPv6 } from 'node:net';
 import { ForbiddenError, type Principal, type Services, UnauthorizedError } from '@taskman/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -30,8 +31,30 @@ export function principalOf(request: FastifyRequest): Principal {
 }
 
 /** The auth checker of the brief's gateway: verifies the token and that it is still valid. */
-export default fp(async function auth(app: FastifyInstance, opts: { services: Services }) {
+/** A matcher for ADMIN_IP_ALLOWLIST (addresses and CIDRs, IPv4 and IPv6); undefined when the list is empty. */
+export function ipAllowlist(entries: string[]): ((ip: string) => boolean) | undefined {
+  if (entries.length === 0) return undefined;
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = '', bits] = entry.split('/');
+    const type = isIPv6(address) ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(bits), type);
+  }
+  return (ip) => {
+    // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
+    const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
+    if (v4) return list.check(v4, 'ipv4');
+    return isIPv6(ip) ? list.check(ip, 'ipv6') : list.check(ip, 'ipv4');
+  };
+}
+
+export default fp(async function auth(
+  app: FastifyInstance,
+  opts: { services: Services; adminIpAllowlist: string[] },
+) {
   app.decorateRequest('principal', null);
+  const adminIpAllowed = ipAllowlist(opts.adminIpAllowlist);
 
   app.decorate('authenticate', async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers.authorization;
@@ -54,5 +77,7 @@ export default fp(async function auth(app: FastifyInstance, opts: { services: Se
 
   app.decorate('requireAdmin', async (request: FastifyRequest) => {
     if (principalOf(request).role !== 'admin') throw new ForbiddenError('This needs an admin account');
+    if (adminIpAllowed && !adminIpAllowed(request.ip))
+      throw new ForbiddenError('Admin operations are not allowed from this address');
   });
 });

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { JobsOverview } from '../routes/admin/admin.schema';
 import { Session } from '../routes/auth/auth.schema';
 import { Project } from '../routes/projects/project.schema';
 import { Task } from '../routes/tasks/task.schema';
@@ -14,7 +15,7 @@ import { ErrorBody } from '../schemas/common';
  */
 export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: string }) {
   // Named schemas: components of the document, referenced by the routes (see `ref`).
-  for (const schema of [ErrorBody, User, Session, Project, Task]) app.addSchema(schema);
+  for (const schema of [ErrorBody, User, Session, Project, Task, JobsOverview]) app.addSchema(schema);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -32,6 +33,7 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
         { name: 'projects', description: 'Projects group tasks' },
         { name: 'tasks', description: 'Tasks' },
         { name: 'health', description: 'Liveness and readiness' },
+        { name: 'admin', description: 'Operations, for admins (and from ADMIN_IP_ALLOWLIST when set)' },
       ],
       components: {
         securitySchemes: {

@@ -8,6 +8,7 @@ import {
   type Database,
   databaseFromPglite,
   loadConfig,
+  loggerOptions,
   openDatabase,
 } from '@taskman/core';
 import type { FastifyInstance } from 'fastify';
@@ -15,7 +16,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import pino from 'pino';
 import { inject } from 'vitest';
-import { buildApp, loggerOptions } from '../../src/app';
+import { buildApp } from '../../src/app';
 
 export type TestDb = 'pglite' | 'postgres';
 export const testDb: TestDb = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';

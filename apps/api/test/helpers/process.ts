@@ -62,3 +62,38 @@ export async function startApi(env: Record<string, string>): Promise<RunningProc
     },
   };
 }
+
+/** Starts a job worker (`apps/worker/src/main.ts`) and waits for its "worker is running" log line. */
+export async function startWorker(env: Record<string, string>): Promise<RunningProcess> {
+  const child = spawnTs('apps/worker/src/main.ts', { LOG_FORMAT: 'json', ...env });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${out}`)), 60_000);
+    const check = () => {
+      if (out.includes('Taskman worker is running')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code} before starting:\n${out}`));
+    });
+  });
+  return {
+    child,
+    url: '',
+    output: () => out,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exitOf(child);
+    },
+  };
+}

@@ -1,4 +1,5 @@
-import type { TaskRow } from '../db/schema';
+import { getTableColumns } from 'drizzle-orm';
+import { type TaskRow, tasks } from '../db/schema';
 import type { Page } from '../repositories/pagination';
 import type { TaskListQuery } from '../services/task.service';
 import {
@@ -11,7 +12,10 @@ import {
 } from './cache.keys';
 import type { CacheAside, Codec } from './cache-aside';
 
-const DATE_FIELDS = ['createdAt', 'updatedAt', 'dueDate', 'completedAt', 'archivedAt'] as const;
+// Every timestamp column of the table, so a new one can never come back from the cache as a string.
+const DATE_FIELDS = Object.entries(getTableColumns(tasks))
+  .filter(([, column]) => column.columnType === 'PgTimestamp')
+  .map(([name]) => name);
 
 function reviveTask(raw: Record<string, unknown>): TaskRow {
   const task = { ...raw } as Record<string, unknown>;

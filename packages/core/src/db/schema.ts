@@ -7,6 +7,7 @@ import {
   jsonb,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -16,15 +17,19 @@ import {
 export const PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
 export const STATUSES = ['todo', 'in_progress', 'done'] as const;
 export const ROLES = ['user', 'admin'] as const;
+/** auto: derived from the due date and the owner's lead time; explicit: set on the task; off: none. */
+export const REMINDER_MODES = ['auto', 'explicit', 'off'] as const;
 
 export type Priority = (typeof PRIORITIES)[number];
 export type Status = (typeof STATUSES)[number];
 export type Role = (typeof ROLES)[number];
+export type ReminderMode = (typeof REMINDER_MODES)[number];
 
 // Enum order is meaningful: ORDER BY priority sorts low < medium < high < urgent.
 export const priorityEnum = pgEnum('task_priority', PRIORITIES);
 export const statusEnum = pgEnum('task_status', STATUSES);
 export const roleEnum = pgEnum('user_role', ROLES);
+export const reminderModeEnum = pgEnum('reminder_mode', REMINDER_MODES);
 
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
@@ -44,9 +49,12 @@ export const users = pgTable(
     timezone: text('timezone').notNull().default('UTC'),
     /** Carried in every token; bumping it (password change) signs out every session at once. */
     sessionEpoch: integer('session_epoch').notNull().default(0),
+    /** Minutes before a task's due time its reminder is sent, unless the task says otherwise; null: none. */
+    reminderLeadMinutes: integer('reminder_lead_minutes').default(30),
     ...timestamps,
   },
   (t) => [
+    check('users_reminder_lead_range', sql`${t.reminderLeadMinutes} between 0 and 10080`),
     uniqueIndex('users_email_lower_key').on(sql`lower(${t.email})`),
     check('users_email_length', sql`char_length(${t.email}) between 3 and 254`),
     check('users_name_length', sql`char_length(${t.name}) between 1 and 100`),
@@ -90,6 +98,9 @@ export const tasks = pgTable(
     ...timestamps,
     completedAt: timestamp('completed_at', { withTimezone: true }),
     archivedAt: timestamp('archived_at', { withTimezone: true }),
+    /** When the owner is reminded by email; see reminderMode for where it comes from. */
+    remindAt: timestamp('remind_at', { withTimezone: true }),
+    reminderMode: reminderModeEnum('reminder_mode').notNull().default('auto'),
     version: integer('version').notNull().default(1),
     // 'simple' keeps words as typed: task titles mix languages, names and codes.
     searchVector: tsvector('search_vector').generatedAlwaysAs(
@@ -162,6 +173,57 @@ export const outboxEvents = pgTable(
   ],
 );
 
+/**
+ * One row per reminder (task, time) that a worker has claimed; sent_at makes sending idempotent
+ * across workers and retries, and claimed_until lets another worker take over from a dead one.
+ */
+export const reminderDeliveries = pgTable(
+  'reminder_deliveries',
+  {
+    taskId: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    remindAt: timestamp('remind_at', { withTimezone: true }).notNull(),
+    claimedUntil: timestamp('claimed_until', { withTimezone: true }).notNull(),
+    attempts: integer('attempts').notNull().default(1),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.remindAt] })],
+);
+
+export const JOB_STATES = ['waiting', 'active', 'completed', 'failed'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const jobStateEnum = pgEnum('job_state', JOB_STATES);
+
+/**
+ * The job queue of embedded mode (and of any deployment without Redis): the same jobs BullMQ
+ * runs in cluster mode, kept in the database so a restart loses none. `key` de-duplicates.
+ */
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: uuid('id').primaryKey(),
+    name: text('name').notNull(),
+    key: text('key'),
+    payload: jsonb('payload').notNull(),
+    state: jobStateEnum('state').notNull().default('waiting'),
+    runAt: timestamp('run_at', { withTimezone: true }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull(),
+    lockedUntil: timestamp('locked_until', { withTimezone: true }),
+    lastError: text('last_error'),
+    result: jsonb('result'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('jobs_key_key').on(t.key),
+    index('jobs_due_idx').on(t.runAt).where(sql`${t.state} = 'waiting'`),
+    index('jobs_state_name_idx').on(t.state, t.name),
+  ],
+);
+
+export type JobRow = typeof jobs.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type OutboxEventRow = typeof outboxEvents.$inferSelect;
 export type ProjectRow = typeof projects.$inferSelect;

@@ -13,7 +13,7 @@ try {
   const payload = rawPayload ? (JSON.parse(rawPayload) as JobPayloads[JobName]) : {};
   const core = await createCore(loadConfig());
   try {
-    const result = await core.jobs[name](payload);
+    const result = await (core.jobs[name] as (p: JobPayloads[JobName]) => Promise<object>)(payload);
     console.log(JSON.stringify({ job: name, ...result }));
   } finally {
     await core.close();

@@ -1,4 +1,4 @@
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Counters kept by the core; the API's /metrics endpoint exposes this registry. */
 export interface Metrics {
@@ -7,6 +7,45 @@ export interface Metrics {
   cacheMisses: Counter<'cache'>;
   cacheErrors: Counter<'cache'>;
   rateLimited: Counter<'scope'>;
+  jobDuration: Histogram<'job' | 'outcome'>;
+}
+
+/** Where the job gauges read their figures at scrape time. */
+export interface JobMetricSources {
+  counts(): Promise<Record<string, object>>;
+  outboxPending(): Promise<number>;
+}
+
+/**
+ * Gauges of the queues (jobs per queue and state) and of the outbox backlog, read when scraped:
+ * every process reports the same fleet-wide figures, from Redis or the database.
+ */
+export function addJobGauges(metrics: Metrics, sources: JobMetricSources): void {
+  new Gauge({
+    name: 'taskman_jobs',
+    help: 'Jobs per queue and state (waiting, active, delayed, failed, completed)',
+    labelNames: ['queue', 'state'] as const,
+    registers: [metrics.registry],
+    async collect() {
+      try {
+        for (const [queue, counts] of Object.entries(await sources.counts()))
+          for (const [state, n] of Object.entries(counts as Record<string, number>))
+            this.set({ queue, state }, n);
+      } catch {
+        // The queue is unreachable: the scrape goes on without this gauge's fresh figures.
+      }
+    },
+  });
+  new Gauge({
+    name: 'taskman_outbox_pending',
+    help: 'Domain events written but not yet published to the job queue',
+    registers: [metrics.registry],
+    async collect() {
+      try {
+        this.set(await sources.outboxPending());
+      } catch {}
+    },
+  });
 }
 
 /** One registry per core, so several apps in one process (tests) never share counters. */
@@ -31,6 +70,13 @@ export function createMetrics(): Metrics {
       name: 'taskman_cache_errors_total',
       help: 'Cache operations that failed or were skipped because the cache store was unreachable',
       labelNames: cache,
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: 'taskman_job_duration_seconds',
+      help: 'Time a job run took, by job and outcome (completed, retry, failed)',
+      labelNames: ['job', 'outcome'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
     rateLimited: new Counter({

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client';
 import { type DomainEventType, type OutboxEventRow, outboxEvents } from '../db/schema';
 import { newId } from '../lib/ids';
@@ -37,4 +37,58 @@ export class OutboxRepository {
       .orderBy(asc(outboxEvents.createdAt), asc(outboxEvents.id))
       .limit(limit);
   }
+
+  /**
+   * Takes the oldest unpublished events for this transaction, if no other relay is publishing
+   * right now: one relay at a time keeps the queue in the order of the changes.
+   */
+  async claimBatch(limit: number): Promise<OutboxEventRow[]> {
+    const res = (await this.db.execute(
+      sql`select pg_try_advisory_xact_lock(${RELAY_LOCK_ID}) as ok`,
+    )) as unknown as {
+      rows: { ok: boolean }[];
+    };
+    if (!res.rows[0]?.ok) return [];
+    return this.db
+      .select()
+      .from(outboxEvents)
+      .where(isNull(outboxEvents.publishedAt))
+      .orderBy(asc(outboxEvents.createdAt), asc(outboxEvents.id))
+      .limit(limit)
+      .for('update', { skipLocked: true });
+  }
+
+  async markPublished(ids: string[], at: Date): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.update(outboxEvents).set({ publishedAt: at }).where(inArray(outboxEvents.id, ids));
+  }
+
+  /** Counts a failed publish of these events (kept in the table for operators). */
+  async countAttempt(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db
+      .update(outboxEvents)
+      .set({ attempts: sql`${outboxEvents.attempts} + 1` })
+      .where(inArray(outboxEvents.id, ids));
+  }
+
+  async countUnpublished(): Promise<number> {
+    const [row] = await this.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(outboxEvents)
+      .where(isNull(outboxEvents.publishedAt));
+    return row?.n ?? 0;
+  }
+
+  /** Deletes events published before `before` (cleanup_tasks); unpublished ones are never deleted. */
+  async purgePublishedBefore(before: Date): Promise<number> {
+    const rows = await this.db
+      .delete(outboxEvents)
+      .where(and(isNotNull(outboxEvents.publishedAt), lt(outboxEvents.publishedAt, before)))
+      .returning({ id: outboxEvents.id });
+    return rows.length;
+  }
 }
+
+// Any constant works; it only has to be the same in every relay.
+const RELAY_LOCK_ID = 727_274_003;

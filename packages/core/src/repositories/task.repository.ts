@@ -5,10 +5,31 @@ import { offsetOf, type Page, type PageRequest, type SortOrder } from './paginat
 
 export type NewTask = Pick<
   TaskRow,
-  'id' | 'userId' | 'projectId' | 'title' | 'description' | 'dueDate' | 'priority' | 'status' | 'tags'
+  | 'id'
+  | 'userId'
+  | 'projectId'
+  | 'title'
+  | 'description'
+  | 'dueDate'
+  | 'priority'
+  | 'status'
+  | 'tags'
+  | 'remindAt'
+  | 'reminderMode'
 >;
 export type TaskPatch = Partial<
-  Pick<TaskRow, 'projectId' | 'title' | 'description' | 'dueDate' | 'priority' | 'status' | 'tags'>
+  Pick<
+    TaskRow,
+    | 'projectId'
+    | 'title'
+    | 'description'
+    | 'dueDate'
+    | 'priority'
+    | 'status'
+    | 'tags'
+    | 'remindAt'
+    | 'reminderMode'
+  >
 >;
 
 export const TASK_SORTS = ['created_at', 'updated_at', 'due_date', 'priority'] as const;
@@ -97,6 +118,12 @@ export class TaskRepository {
       .select(taskColumns)
       .from(tasks)
       .where(and(eq(tasks.userId, userId), eq(tasks.id, id)));
+    return row;
+  }
+
+  /** A task by id alone, for background jobs that act for its owner (never reachable from a request). */
+  async findForJob(id: string): Promise<TaskRow | undefined> {
+    const [row] = await this.db.select(taskColumns).from(tasks).where(eq(tasks.id, id));
     return row;
   }
 

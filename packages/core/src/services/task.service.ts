@@ -10,6 +10,7 @@ import type { DomainEvent, OutboxRepository } from '../repositories/outbox.repos
 import type { Page, PageRequest, SortOrder } from '../repositories/pagination';
 import type { ProjectRepository } from '../repositories/project.repository';
 import type { TaskFilter, TaskPatch, TaskRepository, TaskSort } from '../repositories/task.repository';
+import type { UserRepository } from '../repositories/user.repository';
 
 export const TASK_LIMITS = { title: 500, description: 10_000, tags: 20, tag: 50 } as const;
 
@@ -21,6 +22,8 @@ export interface TaskInput {
   status?: Status | undefined;
   tags?: string[] | undefined;
   projectId?: string | null | undefined;
+  /** A time: an explicit reminder; null: none; absent: derived from the due date and the lead time. */
+  remindAt?: Date | null | undefined;
 }
 
 export interface TaskListQuery extends PageRequest {
@@ -55,9 +58,41 @@ export function normaliseTags(tags: string[], issues: Issues): string[] {
   return out;
 }
 
-/** The event of a task change; its payload is the task as it is after the change. */
-export function taskEvent(type: DomainEventType, task: TaskRow): DomainEvent {
-  return { type, userId: task.userId, aggregateId: task.id, payload: { task } };
+/**
+ * The event of a task change; its payload is the task as it is after the change and, for an
+ * update, `previous`: the old values of the fields that changed.
+ */
+export function taskEvent(type: DomainEventType, task: TaskRow, before?: TaskRow): DomainEvent {
+  const payload: Record<string, unknown> = { task };
+  if (before) payload.previous = changedFields(before, task);
+  return { type, userId: task.userId, aggregateId: task.id, payload };
+}
+
+const TRACKED: (keyof TaskRow)[] = [
+  'title',
+  'description',
+  'dueDate',
+  'priority',
+  'status',
+  'tags',
+  'projectId',
+  'completedAt',
+  'archivedAt',
+  'remindAt',
+  'reminderMode',
+];
+
+function changedFields(before: TaskRow, after: TaskRow): Partial<TaskRow> {
+  const out: Record<string, unknown> = {};
+  for (const k of TRACKED) {
+    if (JSON.stringify(before[k]) !== JSON.stringify(after[k])) out[k] = before[k];
+  }
+  return out as Partial<TaskRow>;
+}
+
+/** The reminder time of a task whose reminder follows its due date. */
+export function derivedRemindAt(dueDate: Date | null, leadMinutes: number | null): Date | null {
+  return dueDate && leadMinutes !== null ? new Date(dueDate.getTime() - leadMinutes * 60_000) : null;
 }
 
 /** Tasks: the business rules of brief §3 (validate, check due date, set defaults) over the repository. */
@@ -69,7 +104,13 @@ export class TaskService {
     private readonly cache: TaskCache,
     private readonly outbox: OutboxRepository,
     private readonly transaction: TransactionRunner,
+    private readonly users: UserRepository,
   ) {}
+
+  /** The owner's reminder lead time in minutes (null: no automatic reminders). */
+  private async leadMinutes(userId: string): Promise<number | null> {
+    return (await this.users.findById(userId))?.reminderLeadMinutes ?? null;
+  }
 
   async create(userId: string, input: TaskInput): Promise<TaskRow> {
     const issues = new Issues();
@@ -77,11 +118,23 @@ export class TaskService {
     const title = this.title(input.title, issues);
     const description = this.description(input.description, issues);
     if (input.dueDate && input.dueDate < now) issues.add('due_date', 'must not be in the past');
+    if (input.remindAt && input.remindAt < now) issues.add('remind_at', 'must not be in the past');
     const tags = normaliseTags(input.tags ?? [], issues);
     issues.throwIfAny();
     const projectId = input.projectId ?? null;
     if (projectId) await this.assertOwnProject(userId, projectId);
     const status = input.status ?? 'todo';
+    const dueDate = input.dueDate ?? null;
+    const reminder =
+      input.remindAt === undefined
+        ? {
+            reminderMode: 'auto' as const,
+            remindAt: dueDate ? derivedRemindAt(dueDate, await this.leadMinutes(userId)) : null,
+          }
+        : {
+            reminderMode: input.remindAt ? ('explicit' as const) : ('off' as const),
+            remindAt: input.remindAt,
+          };
     try {
       const task = await this.transaction(async (tx) => {
         const row = await this.tasks.withTx(tx).insert({
@@ -90,10 +143,11 @@ export class TaskService {
           projectId,
           title,
           description: description ?? null,
-          dueDate: input.dueDate ?? null,
+          dueDate,
           priority: input.priority ?? 'medium',
           status,
           tags,
+          ...reminder,
         });
         const events = [taskEvent('task.created', row)];
         if (row.status === 'done') events.push(taskEvent('task.completed', row));
@@ -150,8 +204,22 @@ export class TaskService {
           issues.add('due_date', 'must not be in the past');
       }
     }
+    if (patch.remindAt !== undefined) {
+      changes.remindAt = patch.remindAt;
+      changes.reminderMode = patch.remindAt ? 'explicit' : 'off';
+      if (patch.remindAt && patch.remindAt < this.clock.now()) {
+        const current = await this.get(userId, id);
+        if (current.remindAt?.getTime() !== patch.remindAt.getTime())
+          issues.add('remind_at', 'must not be in the past');
+      }
+    }
     issues.throwIfAny();
     if (changes.projectId) await this.assertOwnProject(userId, changes.projectId);
+    // A new due date moves an automatic reminder with it.
+    const lead =
+      patch.dueDate !== undefined && patch.remindAt === undefined
+        ? await this.leadMinutes(userId)
+        : undefined;
 
     if (Object.keys(changes).length === 0) return this.get(userId, id);
     try {
@@ -159,8 +227,10 @@ export class TaskService {
         const tasks = this.tasks.withTx(tx);
         const before = await tasks.findForUpdate(userId, id);
         if (!before) throw new NotFoundError('Task');
+        if (lead !== undefined && before.reminderMode === 'auto')
+          changes.remindAt = derivedRemindAt(changes.dueDate ?? null, lead);
         const row = (await tasks.update(userId, id, changes))!;
-        const events = [taskEvent('task.updated', row)];
+        const events = [taskEvent('task.updated', row, before)];
         if (before.status !== 'done' && row.status === 'done') events.push(taskEvent('task.completed', row));
         await this.outbox.withTx(tx).append(events);
         return row;
@@ -216,11 +286,14 @@ export class TaskService {
     const task = await this.transaction(async (tx) => {
       const row = await this.tasks.withTx(tx).delete(userId, id);
       if (!row) throw new NotFoundError('Task');
-      await this.outbox
-        .withTx(tx)
-        .append([
-          { type: 'task.deleted', userId, aggregateId: id, payload: { id, project_id: row.projectId } },
-        ]);
+      await this.outbox.withTx(tx).append([
+        {
+          type: 'task.deleted',
+          userId,
+          aggregateId: id,
+          payload: { id, project_id: row.projectId, task: row },
+        },
+      ]);
       return row;
     });
     await this.cache.invalidateTasks(userId, [id], [task.projectId]);

@@ -3,12 +3,14 @@ import type { TaskCache } from '../cache/task.cache';
 import type { UserRow } from '../db/schema';
 import { NotFoundError } from '../errors';
 import type { Page, PageRequest } from '../repositories/pagination';
-import type { UserRepository } from '../repositories/user.repository';
+import type { UserPatch, UserRepository } from '../repositories/user.repository';
 import { type AuthService, assertTimeZone, normaliseName } from './auth.service';
 
 export interface ProfilePatch {
   name?: string | undefined;
   timezone?: string | undefined;
+  /** Applies to reminders set from now on; tasks keep the reminders they have. */
+  reminderLeadMinutes?: number | null | undefined;
 }
 
 /** The signed-in user's own account: profile and deletion. */
@@ -27,9 +29,10 @@ export class UserService {
   }
 
   async updateProfile(userId: string, patch: ProfilePatch): Promise<UserRow> {
-    const changes: { name?: string; timezone?: string } = {};
+    const changes: UserPatch = {};
     if (patch.name !== undefined) changes.name = normaliseName(patch.name);
     if (patch.timezone !== undefined) changes.timezone = assertTimeZone(patch.timezone);
+    if (patch.reminderLeadMinutes !== undefined) changes.reminderLeadMinutes = patch.reminderLeadMinutes;
     if (Object.keys(changes).length === 0) return this.getProfile(userId);
     const user = await this.users.update(userId, changes);
     if (!user) throw new NotFoundError('User');

@@ -1,6 +1,7 @@
 import {
   type TaskListQuery as CoreTaskListQuery,
   PRIORITIES,
+  REMINDER_MODES,
   STATUSES,
   TASK_LIMITS,
   TASK_SORTS,
@@ -28,6 +29,11 @@ export const Task = Type.Object(
     updated_at: DateTime,
     completed_at: Nullable(DateTime),
     archived_at: Nullable(DateTime),
+    remind_at: Nullable(DateTime),
+    reminder_mode: literals(REMINDER_MODES, {
+      description:
+        'auto: remind_at follows the due date and your reminder lead time; explicit: set on the task; off: no reminder',
+    }),
     version: Type.Integer({ minimum: 1, description: 'Increments on every change' }),
   },
   { $id: 'Task', title: 'Task' },
@@ -49,6 +55,8 @@ export function presentTask(t: TaskRow): TaskJson {
     updated_at: iso(t.updatedAt),
     completed_at: isoOrNull(t.completedAt),
     archived_at: isoOrNull(t.archivedAt),
+    remind_at: isoOrNull(t.remindAt),
+    reminder_mode: t.reminderMode,
     version: t.version,
   };
 }
@@ -71,6 +79,13 @@ const fields = {
     description: 'Trimmed, lower-cased, de-duplicated; at most 20 of at most 50 characters',
   }),
   project_id: Nullable(Uuid),
+  remind_at: Nullable(
+    Type.String({
+      format: 'date-time',
+      description:
+        'When to email a reminder; null for none. Omitted on create: due date minus your reminder lead time',
+    }),
+  ),
 };
 
 export const TaskCreateBody = Type.Object(
@@ -82,6 +97,7 @@ export const TaskCreateBody = Type.Object(
     status: Type.Optional(fields.status),
     tags: Type.Optional(fields.tags),
     project_id: Type.Optional(fields.project_id),
+    remind_at: Type.Optional(fields.remind_at),
   },
   { additionalProperties: false },
 );
@@ -102,6 +118,8 @@ export function toTaskInput<B extends TaskBody>(
   if (body.status !== undefined) input.status = body.status;
   if (body.tags !== undefined) input.tags = body.tags;
   if (body.project_id !== undefined) input.projectId = body.project_id;
+  if (body.remind_at !== undefined)
+    input.remindAt = body.remind_at === null ? null : new Date(body.remind_at);
   return input as never;
 }
 

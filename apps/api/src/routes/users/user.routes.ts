@@ -46,7 +46,13 @@ const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
     },
     async (request) => ({
       success: true as const,
-      data: presentUser(await services.users.updateProfile(principalOf(request).userId, request.body)),
+      data: presentUser(
+        await services.users.updateProfile(principalOf(request).userId, {
+          name: request.body.name,
+          timezone: request.body.timezone,
+          reminderLeadMinutes: request.body.reminder_lead_minutes,
+        }),
+      ),
     }),
   );
 

@@ -1,6 +1,6 @@
 import { PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES, ROLES, type UserRow } from '@taskman/core';
 import { type Static, Type } from 'typebox';
-import { DateTime, iso, literals, PageQuery, Uuid } from '../../schemas/common';
+import { DateTime, iso, literals, Nullable, PageQuery, Uuid } from '../../schemas/common';
 
 export const User = Type.Object(
   {
@@ -9,6 +9,12 @@ export const User = Type.Object(
     name: Type.String(),
     role: literals(ROLES),
     timezone: Type.String({ description: 'IANA time zone, e.g. Europe/Paris' }),
+    reminder_lead_minutes: Nullable(
+      Type.Integer({
+        description:
+          'Minutes before the due time a task reminds you by email, unless it says otherwise; null: no automatic reminders',
+      }),
+    ),
     created_at: DateTime,
     updated_at: DateTime,
   },
@@ -24,6 +30,7 @@ export function presentUser(u: UserRow): UserJson {
     name: u.name,
     role: u.role,
     timezone: u.timezone,
+    reminder_lead_minutes: u.reminderLeadMinutes,
     created_at: iso(u.createdAt),
     updated_at: iso(u.updatedAt),
   };
@@ -43,7 +50,19 @@ export const TimeZone = Type.String({
 });
 
 export const ProfilePatchBody = Type.Object(
-  { name: Type.Optional(Name), timezone: Type.Optional(TimeZone) },
+  {
+    name: Type.Optional(Name),
+    timezone: Type.Optional(TimeZone),
+    reminder_lead_minutes: Type.Optional(
+      Nullable(
+        Type.Integer({
+          minimum: 0,
+          maximum: 10_080,
+          description: 'Minutes before the due time (0 to 10080, a week); null: no automatic reminders',
+        }),
+      ),
+    ),
+  },
   { additionalProperties: false },
 );
 

@@ -1,16 +1,44 @@
+import type { Clock } from '../../lib/clock';
+import type { OutboxRepository } from '../../repositories/outbox.repository';
+import type { AuthService } from '../../services/auth.service';
 import type { TaskService } from '../../services/task.service';
 import type { JobHandler } from '../job.catalogue';
+import type { JobQueue } from '../job.queue';
 
-/** cleanup_tasks: archives tasks completed long ago. Idempotent: archived tasks are not touched again. */
-export function cleanupTasksHandler(
-  tasks: TaskService,
-  archiveAfterDays: number,
-  now: () => Date,
-): JobHandler<'cleanup_tasks'> {
+/** Published outbox events are kept this long (to look into a delivery), then deleted. */
+export const OUTBOX_RETENTION_DAYS = 7;
+
+export interface CleanupDeps {
+  tasks: TaskService;
+  auth: AuthService;
+  outbox: OutboxRepository;
+  queue: JobQueue;
+  clock: Clock;
+  archiveAfterDays: number;
+}
+
+/**
+ * cleanup_tasks: archives tasks completed long ago (nothing is deleted), then tidies what only
+ * the system reads: published outbox events, expired token revocations, finished jobs. Idempotent:
+ * a second run finds nothing more to do.
+ */
+export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'> {
   return async (payload) => {
-    const days = payload.olderThanDays ?? archiveAfterDays;
-    const cutoff = new Date(now().getTime() - days * 86_400_000);
-    const archived = await tasks.archiveCompletedBefore(cutoff);
-    return { archived, completed_before: cutoff.toISOString() };
+    const days = payload.olderThanDays ?? d.archiveAfterDays;
+    const now = d.clock.now().getTime();
+    const cutoff = new Date(now - days * 86_400_000);
+    const archived = await d.tasks.archiveCompletedBefore(cutoff);
+    const outboxPurged = await d.outbox.purgePublishedBefore(
+      new Date(now - OUTBOX_RETENTION_DAYS * 86_400_000),
+    );
+    const revocationsPurged = await d.auth.purgeExpiredRevocations(new Date(now));
+    const jobsPurged = await d.queue.purge();
+    return {
+      archived,
+      completed_before: cutoff.toISOString(),
+      outbox_events_purged: outboxPurged,
+      revocations_purged: revocationsPurged,
+      jobs_purged: jobsPurged,
+    };
   };
 }

@@ -1,0 +1,60 @@
+// The Taskman job worker: publishes the outbox to the queue, runs jobs, keeps the schedules.
+// Run as many as you like (`npm run start:worker`); they share the work through the queue.
+import {
+  ConfigError,
+  createCore,
+  loadConfig,
+  loggerOptions,
+  onShutdown,
+  startJobWorker,
+} from '@taskman/core';
+import pino from 'pino';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  if (!config.databaseUrl) {
+    console.error(
+      'The worker needs DATABASE_URL (and REDIS_URL for BullMQ). In embedded mode `npm start` runs the jobs itself.',
+    );
+    process.exit(78);
+  }
+
+  const logger = pino({ ...loggerOptions(config), base: { process: 'worker' } });
+  // The API processes migrate; a worker started first waits for nothing and migrates too (under a lock).
+  const core = await createCore(config, { log: logger });
+  const worker = startJobWorker(core);
+
+  onShutdown(
+    async (signal) => {
+      logger.info({ signal }, 'stopping: finishing the jobs in hand');
+      await worker.stop();
+      await core.close();
+      logger.info({}, 'stopped');
+    },
+    logger,
+    // Jobs in hand get as long as their lock to finish; after that another worker may take them.
+    config.jobLockMs + 5_000,
+  );
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception: exiting');
+    process.exit(1);
+  });
+  logger.info(
+    { queue: core.queue.backend, database: core.database.location },
+    `Taskman worker is running (${core.queue.backend} queue, database ${core.database.location})`,
+  );
+}
+
+main().catch((err) => {
+  console.error(`Taskman worker failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

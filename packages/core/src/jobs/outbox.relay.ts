@@ -1,0 +1,112 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Executor } from '../db/client';
+import type { TransactionRunner } from '../db/transaction';
+import type { Clock } from '../lib/clock';
+import type { Log } from '../lib/log';
+import type { OutboxRepository } from '../repositories/outbox.repository';
+import { queueOpsForEvent } from './event.jobs';
+import { errorSummary, type JobQueue, type JobRequest } from './job.queue';
+
+export interface RelayOptions {
+  pollMs: number;
+  batchSize: number;
+}
+
+/**
+ * The outbox relay: moves domain events from the outbox table to the job queue and marks them
+ * published, in one database transaction per batch. If the queue is unreachable (Redis down) the
+ * transaction rolls back and the events wait; they are published when it is back. Delivery is at
+ * least once (a crash between enqueue and commit publishes a batch again); job keys and the
+ * handlers' own checks make a repeat harmless.
+ */
+export class OutboxRelay {
+  private stopping = false;
+  private wake: () => void = () => {};
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly outbox: OutboxRepository,
+    private readonly transaction: TransactionRunner,
+    private readonly queue: JobQueue,
+    private readonly clock: Clock,
+    private readonly log: Log,
+    private readonly opts: RelayOptions,
+  ) {}
+
+  /** Publishes one batch; returns how many events it published (0: none waiting, or another relay is at it). */
+  publishBatch(): Promise<number> {
+    return this.transaction(async (tx) => {
+      const outbox = this.outbox.withTx(tx);
+      const events = await outbox.claimBatch(this.opts.batchSize);
+      if (events.length === 0) return 0;
+      // Adds are sent in runs between cancels, so the queue sees the changes in their order.
+      let adds: JobRequest[] = [];
+      const flush = async () => {
+        if (adds.length) await this.queue.enqueue(adds, tx as Executor);
+        adds = [];
+      };
+      for (const event of events) {
+        for (const op of queueOpsForEvent(event)) {
+          if ('add' in op) adds.push(op.add);
+          else {
+            await flush();
+            await this.queue.cancel(op.cancel.name, op.cancel.key, tx as Executor);
+          }
+        }
+      }
+      await flush();
+      await outbox.markPublished(
+        events.map((e) => e.id),
+        this.clock.now(),
+      );
+      return events.length;
+    });
+  }
+
+  /** Publishes until stopped: drains what is waiting, then looks again every pollMs (or when poked). */
+  start(): void {
+    if (this.loop) return;
+    this.stopping = false;
+    this.loop = (async () => {
+      let failures = 0;
+      while (!this.stopping) {
+        let published = 0;
+        try {
+          published = await this.publishBatch();
+          if (failures > 0) this.log.info({ failures }, 'outbox relay: publishing again');
+          failures = 0;
+        } catch (err) {
+          failures++;
+          // Once, and then every 30th failure: an outage must not flood the log.
+          if (failures === 1 || failures % 30 === 0)
+            this.log.warn(
+              { err: errorSummary(err), failures },
+              'outbox relay: could not publish; will retry',
+            );
+        }
+        if (published > 0 && !this.stopping) continue;
+        const ac = new AbortController();
+        this.wake = () => ac.abort();
+        const delay = failures ? Math.min(this.opts.pollMs * 2 ** failures, 10_000) : this.opts.pollMs;
+        await sleep(delay, undefined, { signal: ac.signal }).catch(() => {});
+      }
+    })();
+  }
+
+  /** Events written but not yet published. */
+  pending(): Promise<number> {
+    return this.outbox.countUnpublished();
+  }
+
+  /** Looks for events now rather than at the next poll. */
+  poke(): void {
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loop;
+    this.loop = undefined;
+  }
+}
