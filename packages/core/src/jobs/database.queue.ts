@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Executor } from '../db/client';
 import type { JobRow } from '../db/schema';
 import type { Clock } from '../lib/clock';
+import { isUuid } from '../lib/ids';
 import type { Log } from '../lib/log';
 import type { JobRepository } from '../repositories/job.repository';
 import {
@@ -210,6 +211,8 @@ export class DatabaseJobQueue implements JobQueue {
   }
 
   async retry(id: string): Promise<boolean> {
+    // Not one of ours (e.g. a BullMQ id pasted here): no such job, rather than a SQL error.
+    if (!isUuid(id)) return false;
     const ok = await this.repo.retry(id, this.clock.now());
     if (ok) for (const wake of this.wakers) wake();
     return ok;
