@@ -79,12 +79,34 @@ export class BullJobQueue implements JobQueue {
     ) as Record<JobName, Queue>;
   }
 
+  /**
+   * BullMQ waits for its connection before each command; a Redis that has not been reachable
+   * since start would make that wait endless. Wait a moment (a process that just started is still
+   * connecting), then fail: callers retry (the relay) or report the queue unreachable (admin view).
+   */
+  private async ready(): Promise<void> {
+    if (this.producer.status === 'ready') return;
+    const producer = this.producer;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, 1_000);
+      function done() {
+        clearTimeout(timer);
+        producer.off('ready', done);
+        resolve();
+      }
+      producer.on('ready', done);
+    });
+    const status: string = producer.status;
+    if (status !== 'ready') throw new Error(`Redis is not reachable (${status})`);
+  }
+
   /** The BullMQ queues, for the admin view. */
   bullQueues(): Queue[] {
     return Object.values(this.queues);
   }
 
   async enqueue(requests: JobRequest[]): Promise<void> {
+    await this.ready();
     const now = Date.now();
     const byName = new Map<JobName, JobRequest[]>();
     for (const r of requests) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
@@ -103,11 +125,13 @@ export class BullJobQueue implements JobQueue {
   }
 
   async cancel(name: JobName, key: string): Promise<void> {
+    await this.ready();
     const job = await this.queues[name].getJob(key);
     if (job && ((await job.isDelayed()) || (await job.isWaiting()))) await job.remove().catch(() => {});
   }
 
   async schedule(jobs: ScheduledJob[]): Promise<void> {
+    await this.ready();
     for (const job of jobs) {
       // Upserting under a fixed id is idempotent: N workers register one schedule, which runs once.
       await this.queues[job.name].upsertJobScheduler(
@@ -176,6 +200,7 @@ export class BullJobQueue implements JobQueue {
   }
 
   async counts(): Promise<Record<JobName, QueueCounts>> {
+    await this.ready();
     const entries = await Promise.all(
       JOB_NAMES.map(async (name) => {
         const c = await this.queues[name].getJobCounts(
@@ -200,6 +225,7 @@ export class BullJobQueue implements JobQueue {
   }
 
   async failed(limit: number): Promise<FailedJob[]> {
+    await this.ready();
     const all = await Promise.all(
       JOB_NAMES.map(async (name) =>
         (await this.queues[name].getFailed(0, limit - 1)).map(
@@ -221,6 +247,7 @@ export class BullJobQueue implements JobQueue {
   }
 
   async retry(id: string): Promise<boolean> {
+    await this.ready();
     const [name, jobId] = id.split('/');
     if (!name || !jobId || !(JOB_NAMES as readonly string[]).includes(name)) return false;
     const job = await this.queues[name as JobName].getJob(jobId);
