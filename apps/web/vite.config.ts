@@ -5,7 +5,7 @@ import { VitePWA } from 'vite-plugin-pwa';
 // The web app is static files: the API process serves them at / in embedded mode, nginx in
 // cluster mode. `npm run dev:web` proxies the API to a local `npm start`.
 export default defineConfig({
-  root: __dirname,
+  root: import.meta.dirname,
   plugins: [
     react(),
     VitePWA({

@@ -10,6 +10,7 @@ import openapiPlugin from './plugins/openapi';
 import { registerQueueBoard } from './plugins/queue-board';
 import requestLog, { requestIdFrom } from './plugins/request-log';
 import securityPlugin from './plugins/security';
+import { registerWebApp } from './plugins/web-app';
 import adminRoutes from './routes/admin/admin.routes';
 import authRoutes from './routes/auth/auth.routes';
 import healthRoutes from './routes/health/health.routes';
@@ -27,6 +28,8 @@ export interface BuildAppOptions {
   https?: { key: Buffer; cert: Buffer } | null;
   /** Where JSON log lines go instead of stdout (tests read them back). */
   logStream?: { write(line: string): void };
+  /** The built web app to serve at / (default: apps/web/dist when it exists); false: none. */
+  webAppDir?: string | false;
 }
 
 // An escaped NUL (\u0000) that is not itself an escaped backslash followed by "u0000".
@@ -103,10 +106,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   await app.register(healthRoutes, { services });
   await registerQueueBoard(app, core);
-  // Until the web app is served here, the root leads a browser to the API reference.
-  app.get('/', { schema: { hide: true }, config: { rateLimit: false } }, (_request, reply) =>
-    reply.redirect('/docs'),
-  );
+  // The web app at / when it is built (npm run build:web); else the root leads to the API reference.
+  if (!(opts.webAppDir !== false && (await registerWebApp(app, opts.webAppDir)))) {
+    app.get('/', { schema: { hide: true }, config: { rateLimit: false } }, (_request, reply) =>
+      reply.redirect('/docs'),
+    );
+  }
   await app.register(
     async (api) => {
       await api.register(authRoutes, { services });

@@ -104,11 +104,39 @@ function fieldIssues(issues: AjvIssue[], context: string | undefined): FieldIssu
   return out.length ? out : [{ field: context ?? 'body', message: 'is invalid' }];
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The web app's index.html, when the API serves the web app (see plugins/web-app.ts). */
+    webAppIndex: string | null;
+  }
+}
+
+const NOT_WEB_APP = /^\/(api|admin|health|docs|openapi\.json)(\/|$|\?)/;
+
+/** A browser asking for a page (not an API path, not a file): the web app's client-side routes. */
+function isWebAppNavigation(request: FastifyRequest): boolean {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+  if (NOT_WEB_APP.test(request.url)) return false;
+  const path = request.url.split('?')[0] ?? '';
+  if (/\.[a-z0-9]+$/i.test(path)) return false;
+  return (request.headers.accept ?? '').includes('text/html');
+}
+
 /** The error handler and 404 handler: every failure leaves in the envelope, never with a stack trace. */
 export default fp(async function errors(app: FastifyInstance) {
-  app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, 'NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`),
-  );
+  app.decorate('webAppIndex', null);
+  app.setNotFoundHandler((request, reply) => {
+    // A path of the web app (a client-side route such as /today) gets the app, when it is served here.
+    if (app.webAppIndex && isWebAppNavigation(request)) {
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(app.webAppIndex);
+    }
+    return sendError(
+      request,
+      reply,
+      'NOT_FOUND',
+      `Route ${request.method} ${request.url.split('?')[0]} not found`,
+    );
+  });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof DomainError) {

@@ -97,6 +97,8 @@ export async function createTestApp(
     logStream?: { write(line: string): void };
     /** Build on the database of another test app (a second API process); closing leaves it alone. */
     shareDatabaseOf?: TestApp;
+    /** Serve the built web app from this directory. */
+    webAppDir?: string;
   } = {},
 ): Promise<TestApp> {
   const shared = opts.shareDatabaseOf;
@@ -112,7 +114,11 @@ export async function createTestApp(
     clock: opts.clock,
     log: logger,
   });
-  const app = await buildApp(logger ? { core, loggerInstance: logger } : { core, logger: false });
+  // The web app is served only where a test asks for it (a build may or may not be on disk).
+  const web = { webAppDir: opts.webAppDir ?? (false as const) };
+  const app = await buildApp(
+    logger ? { core, loggerInstance: logger, ...web } : { core, logger: false, ...web },
+  );
   await app.ready();
   return {
     app,

@@ -1,0 +1,130 @@
+import { useEffect, useState } from 'react';
+import { NavLink, Outlet, useLocation, useNavigate } from 'react-router';
+import { useProjects } from '../lib/queries';
+import { useSession } from '../lib/session';
+import { useShortcuts } from '../lib/shortcuts';
+import { OfflineBanner } from './OfflineBanner';
+import { ShortcutsHelp } from './ShortcutsHelp';
+import { Toasts } from './Toasts';
+
+const VIEWS = [
+  { to: '/today', label: 'Today', key: '1' },
+  { to: '/upcoming', label: 'Upcoming', key: '2' },
+  { to: '/overdue', label: 'Overdue', key: '3' },
+  { to: '/tasks', label: 'All tasks', key: '4' },
+  { to: '/calendar', label: 'Calendar', key: '5' },
+  { to: '/archived', label: 'Archived', key: '6' },
+];
+
+export function AppShell() {
+  const { signOut } = useSession();
+  const projects = useProjects();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const [menuOpen, setMenuOpen] = useState(false);
+  const [help, setHelp] = useState(false);
+
+  // A navigation closes the phone menu.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on every location change on purpose
+  useEffect(() => setMenuOpen(false), [location.pathname]);
+
+  useShortcuts({
+    '?': () => setHelp((h) => !h),
+    'g t': () => navigate('/today'),
+    'g u': () => navigate('/upcoming'),
+    'g o': () => navigate('/overdue'),
+    'g a': () => navigate('/tasks'),
+    'g c': () => navigate('/calendar'),
+    'g p': () => navigate('/projects'),
+    'g s': () => navigate('/settings'),
+    escape: () => setHelp(false),
+  });
+
+  return (
+    <div className="shell">
+      <nav className={`sidebar${menuOpen ? ' open' : ''}`} aria-label="Main">
+        <div className="brand">
+          <img src="/favicon.svg" alt="" width={26} height={26} /> Taskman
+        </div>
+        {VIEWS.map((v) => (
+          <NavLink key={v.to} to={v.to} className="nav-link">
+            {v.label}
+          </NavLink>
+        ))}
+        <div className="nav-section row">
+          <span>Projects</span>
+          <span className="spacer" />
+          <NavLink to="/projects" className="faint" aria-label="Manage projects">
+            Manage
+          </NavLink>
+        </div>
+        {projects.data?.length === 0 && (
+          <p className="faint" style={{ padding: '0 8px' }}>
+            No projects yet.
+          </p>
+        )}
+        {projects.data?.map((p) => (
+          <NavLink key={p.id} to={`/projects/${p.id}`} className="nav-link">
+            <span aria-hidden="true">#</span> {p.name}
+          </NavLink>
+        ))}
+        <div className="spacer" />
+        <NavLink to="/settings" className="nav-link">
+          Settings
+        </NavLink>
+        <button type="button" className="nav-link" onClick={() => signOut()}>
+          Log out
+        </button>
+        <button type="button" className="nav-link" onClick={() => setHelp(true)}>
+          Keyboard shortcuts <span className="kbd">?</span>
+        </button>
+      </nav>
+      {menuOpen && (
+        <div
+          className="overlay"
+          style={{ zIndex: 25 }}
+          onClick={() => setMenuOpen(false)}
+          aria-hidden="true"
+        />
+      )}
+      <div className="main">
+        <OfflineBanner />
+        <div className="topbar">
+          <button
+            type="button"
+            className="btn btn-ghost btn-icon menu-button"
+            aria-label="Open the menu"
+            aria-expanded={menuOpen}
+            onClick={() => setMenuOpen(true)}
+          >
+            ☰
+          </button>
+          <search style={{ flex: 1, maxWidth: 480 }}>
+            <form
+              className="row"
+              onSubmit={(e) => {
+                e.preventDefault();
+                const q = String(new FormData(e.currentTarget).get('q') ?? '').trim();
+                navigate(q ? `/tasks?q=${encodeURIComponent(q)}` : '/tasks');
+              }}
+            >
+              <label className="sr-only" htmlFor="search">
+                Search tasks
+              </label>
+              <input
+                id="search"
+                name="q"
+                type="search"
+                placeholder="Search tasks  ( / )"
+                autoComplete="off"
+              />
+            </form>
+          </search>
+        </div>
+        <Outlet />
+      </div>
+      {help && <ShortcutsHelp onClose={() => setHelp(false)} />}
+      <Toasts />
+    </div>
+  );
+}

@@ -1,0 +1,55 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import type { Session, User } from '@taskman/sdk';
+import { unwrap } from '@taskman/sdk';
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { api, forgetSession, loadSession, onSessionChange, type StoredSession, saveSession } from './api';
+
+interface SessionContext {
+  session: StoredSession | undefined;
+  signIn(session: Session): void;
+  signOut(): Promise<void>;
+}
+
+const Ctx = createContext<SessionContext | undefined>(undefined);
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [session, setSession] = useState(loadSession);
+  const queryClient = useQueryClient();
+  useEffect(() => onSessionChange(() => setSession(loadSession())), []);
+  // When the session ends, nothing of this user's data stays in memory.
+  useEffect(() => {
+    if (!session) queryClient.clear();
+  }, [session, queryClient]);
+
+  const signIn = useCallback(
+    (s: Session) => {
+      queryClient.clear();
+      saveSession({ token: s.token, expiresAt: s.expires_at });
+    },
+    [queryClient],
+  );
+  const signOut = useCallback(async () => {
+    await api.POST('/api/v1/auth/logout').catch(() => {});
+    await forgetSession();
+  }, []);
+  const value = useMemo(() => ({ session, signIn, signOut }), [session, signIn, signOut]);
+  return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
+}
+
+export function useSession(): SessionContext {
+  const ctx = useContext(Ctx);
+  if (!ctx) throw new Error('useSession outside SessionProvider');
+  return ctx;
+}
+
+/** The signed-in user's profile (time zone, reminder lead time, role). */
+export function useMe() {
+  return useQuery({ queryKey: ['me'], queryFn: () => unwrap(api.GET('/api/v1/users/me')) });
+}
+
+export function useTimeZone(): string {
+  const me = useMe();
+  return me.data?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+export type { User };

@@ -1,0 +1,66 @@
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { TaskmanError } from '@taskman/sdk';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { createBrowserRouter, Navigate, RouterProvider } from 'react-router';
+import { AppShell } from './components/AppShell';
+import { RequireSession } from './components/RequireSession';
+import { SessionProvider } from './lib/session';
+import { LoginPage, SignupPage } from './pages/AuthPages';
+import { CalendarPage } from './pages/CalendarPage';
+import { ProjectsPage } from './pages/ProjectsPage';
+import { SettingsPage } from './pages/SettingsPage';
+import { TasksPage } from './pages/TasksPage';
+import './styles.css';
+
+const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      staleTime: 15_000,
+      // A 4xx will not change by asking again; a network blip might.
+      retry: (count, err) => !(err instanceof TaskmanError && err.status < 500) && count < 2,
+      networkMode: 'offlineFirst',
+    },
+    mutations: { networkMode: 'offlineFirst' },
+  },
+});
+
+const router = createBrowserRouter([
+  { path: '/login', element: <LoginPage /> },
+  { path: '/signup', element: <SignupPage /> },
+  {
+    element: (
+      <RequireSession>
+        <AppShell />
+      </RequireSession>
+    ),
+    children: [
+      { path: '/', element: <Navigate to="/today" replace /> },
+      { path: '/today', element: <TasksPage view="today" /> },
+      { path: '/upcoming', element: <TasksPage view="upcoming" /> },
+      { path: '/overdue', element: <TasksPage view="overdue" /> },
+      { path: '/tasks', element: <TasksPage view="all" /> },
+      { path: '/archived', element: <TasksPage view="archived" /> },
+      { path: '/projects', element: <ProjectsPage /> },
+      { path: '/projects/:projectId', element: <TasksPage view="project" /> },
+      { path: '/calendar', element: <CalendarPage /> },
+      { path: '/settings', element: <SettingsPage /> },
+      { path: '*', element: <Navigate to="/today" replace /> },
+    ],
+  },
+]);
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <QueryClientProvider client={queryClient}>
+      <SessionProvider>
+        <RouterProvider router={router} />
+      </SessionProvider>
+    </QueryClientProvider>
+  </StrictMode>,
+);
+
+// The service worker (installable app, offline shell and last loaded data).
+if ('serviceWorker' in navigator && import.meta.env.PROD) {
+  import('virtual:pwa-register').then(({ registerSW }) => registerSW({ immediate: true }));
+}

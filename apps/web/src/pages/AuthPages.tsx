@@ -1,0 +1,166 @@
+import { unwrap } from '@taskman/sdk';
+import { type FormEvent, useState } from 'react';
+import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
+import { api, fieldError, messageOf } from '../lib/api';
+import { useSession } from '../lib/session';
+
+/** Only paths of this app: `next` must never send someone to another site. */
+function safeNext(next: string | null): string {
+  return next?.startsWith('/') && !next.startsWith('//') ? next : '/today';
+}
+
+export function LoginPage() {
+  const { session, signIn } = useSession();
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const next = safeNext(params.get('next'));
+  if (session) return <Navigate to={next} replace />;
+
+  async function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    setBusy(true);
+    setError(undefined);
+    try {
+      signIn(
+        await unwrap(
+          api.POST('/api/v1/auth/login', {
+            body: { email: String(form.get('email')), password: String(form.get('password')) },
+          }),
+        ),
+      );
+      navigate(next, { replace: true });
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <main className="auth">
+      <form className="card stack" onSubmit={submit} aria-labelledby="login-title">
+        <div className="brand" aria-hidden="true">
+          <img src="/favicon.svg" alt="" width={28} height={28} /> Taskman
+        </div>
+        <h1 id="login-title">Log in</h1>
+        {params.get('next') && !error && <p className="muted">Log in to carry on where you were.</p>}
+        {error !== undefined && (
+          <p className="form-error" role="alert">
+            {messageOf(error)}
+          </p>
+        )}
+        <label className="field">
+          Email
+          <input name="email" type="email" autoComplete="email" required autoFocus />
+        </label>
+        <label className="field">
+          Password
+          <input name="password" type="password" autoComplete="current-password" required />
+        </label>
+        <button className="btn btn-primary" type="submit" disabled={busy}>
+          {busy ? 'Logging in…' : 'Log in'}
+        </button>
+        <p className="muted">
+          New here?{' '}
+          <Link to={`/signup${params.get('next') ? `?next=${encodeURIComponent(next)}` : ''}`}>
+            Create an account
+          </Link>
+        </p>
+      </form>
+    </main>
+  );
+}
+
+export function SignupPage() {
+  const { session, signIn } = useSession();
+  const navigate = useNavigate();
+  const [params] = useSearchParams();
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  if (session) return <Navigate to="/today" replace />;
+
+  async function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    setBusy(true);
+    setError(undefined);
+    try {
+      signIn(
+        await unwrap(
+          api.POST('/api/v1/auth/register', {
+            body: {
+              name: String(form.get('name')),
+              email: String(form.get('email')),
+              password: String(form.get('password')),
+              timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+            },
+          }),
+        ),
+      );
+      navigate(safeNext(params.get('next')), { replace: true });
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const fe = (f: string) => fieldError(error, f);
+  return (
+    <main className="auth">
+      <form className="card stack" onSubmit={submit} aria-labelledby="signup-title" noValidate>
+        <div className="brand" aria-hidden="true">
+          <img src="/favicon.svg" alt="" width={28} height={28} /> Taskman
+        </div>
+        <h1 id="signup-title">Create your account</h1>
+        {error !== undefined && (
+          <p className="form-error" role="alert">
+            {messageOf(error)}
+          </p>
+        )}
+        <label className="field">
+          Name
+          <input
+            name="name"
+            autoComplete="name"
+            required
+            maxLength={100}
+            autoFocus
+            aria-invalid={!!fe('name')}
+          />
+          {fe('name') && <span className="field-error">Name {fe('name')}</span>}
+        </label>
+        <label className="field">
+          Email
+          <input name="email" type="email" autoComplete="email" required aria-invalid={!!fe('email')} />
+          {fe('email') && <span className="field-error">Email {fe('email')}</span>}
+        </label>
+        <label className="field">
+          Password
+          <input
+            name="password"
+            type="password"
+            autoComplete="new-password"
+            required
+            minLength={8}
+            aria-describedby="pw-hint"
+            aria-invalid={!!fe('password')}
+          />
+          <span id="pw-hint" className="faint">
+            At least 8 characters.
+          </span>
+          {fe('password') && <span className="field-error">Password {fe('password')}</span>}
+        </label>
+        <button className="btn btn-primary" type="submit" disabled={busy}>
+          {busy ? 'Creating…' : 'Create account'}
+        </button>
+        <p className="muted">
+          Already have an account? <Link to="/login">Log in</Link>
+        </p>
+      </form>
+    </main>
+  );
+}

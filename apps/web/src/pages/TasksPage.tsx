@@ -1,0 +1,337 @@
+import type { Task } from '@taskman/sdk';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { useParams, useSearchParams } from 'react-router';
+import { TaskPanel } from '../components/TaskPanel';
+import { TaskRow } from '../components/TaskRow';
+import { messageOf } from '../lib/api';
+import { dayRange } from '../lib/dates';
+import {
+  type TaskQuery,
+  useCreateTask,
+  useDeleteTask,
+  useProjects,
+  useTasks,
+  useUpdateTask,
+} from '../lib/queries';
+import { useTimeZone } from '../lib/session';
+import { useShortcuts } from '../lib/shortcuts';
+import { toast } from '../lib/toast';
+
+export type View = 'today' | 'upcoming' | 'overdue' | 'all' | 'archived' | 'project';
+
+const TITLES: Record<Exclude<View, 'project'>, string> = {
+  today: 'Today',
+  upcoming: 'Upcoming',
+  overdue: 'Overdue',
+  all: 'All tasks',
+  archived: 'Archived',
+};
+
+const EMPTY: Record<View, [string, string]> = {
+  today: ['Nothing due today', 'Enjoy the calm, or add a task above.'],
+  upcoming: ['Nothing in the next 7 days', 'Tasks with a due date in the coming week show here.'],
+  overdue: ['Nothing overdue', 'You are on top of things.'],
+  all: ['No tasks yet', 'Add your first task above: type and press Enter.'],
+  archived: ['Nothing archived', 'Archived tasks stay here until you bring them back.'],
+  project: ['This project has no tasks', 'Add one above.'],
+};
+
+const DRAFT_KEY = 'taskman.draft.quick-add';
+
+/** The fixed part of a view's query: today, the next 7 days, overdue, archived or a project. */
+function viewQuery(view: View, tz: string, projectId: string | undefined): TaskQuery {
+  const now = new Date();
+  switch (view) {
+    case 'today': {
+      const { to } = dayRange(now, tz);
+      return { due_before: to, status: ['todo', 'in_progress'], sort: 'due_date', order: 'asc' };
+    }
+    case 'upcoming': {
+      const { from, to } = dayRange(now, tz, 8);
+      return { due_after: from, due_before: to, sort: 'due_date', order: 'asc' };
+    }
+    case 'overdue':
+      return { overdue: true, sort: 'due_date', order: 'asc' };
+    case 'archived':
+      return { archived: true, sort: 'updated_at', order: 'desc' };
+    case 'project':
+      return { project_id: projectId };
+    default:
+      return {};
+  }
+}
+
+export function TasksPage({ view }: { view: View }) {
+  const tz = useTimeZone();
+  const { projectId } = useParams();
+  const [params, setParams] = useSearchParams();
+  const projects = useProjects();
+  const project = projects.data?.find((p) => p.id === projectId);
+  const selectedId = params.get('task') ?? undefined;
+  const page = Number(params.get('page') ?? 1) || 1;
+
+  // Filters live in the URL: a reload or a shared link shows the same list.
+  const filters: TaskQuery = {
+    ...(params.get('status') ? { status: params.get('status')!.split(',') as TaskQuery['status'] } : {}),
+    ...(params.get('priority')
+      ? { priority: params.get('priority')!.split(',') as TaskQuery['priority'] }
+      : {}),
+    ...(params.get('tag') ? { tag: [params.get('tag')!] } : {}),
+    ...(params.get('project') ? { project_id: params.get('project')! } : {}),
+    ...(params.get('q') ? { q: params.get('q')! } : {}),
+    ...(params.get('sort') ? { sort: params.get('sort') as TaskQuery['sort'] } : {}),
+    ...(params.get('order') ? { order: params.get('order') as TaskQuery['order'] } : {}),
+  };
+  const query: TaskQuery = { ...viewQuery(view, tz, projectId), ...filters, page, limit: 50 };
+  const tasks = useTasks(query);
+  const create = useCreateTask();
+  const update = useUpdateTask();
+  const remove = useDeleteTask();
+
+  const list = tasks.data?.data ?? [];
+  const [cursor, setCursor] = useState(0);
+  const listRef = useRef<HTMLUListElement>(null);
+  const quickRef = useRef<HTMLInputElement>(null);
+  const [draft, setDraft] = useState(() => sessionStorage.getItem(DRAFT_KEY) ?? '');
+  useEffect(() => {
+    if (draft) sessionStorage.setItem(DRAFT_KEY, draft);
+    else sessionStorage.removeItem(DRAFT_KEY);
+  }, [draft]);
+
+  const set = (key: string, value: string | undefined) => {
+    const next = new URLSearchParams(params);
+    if (value) next.set(key, value);
+    else next.delete(key);
+    if (key !== 'task' && key !== 'page') next.delete('page');
+    setParams(next, { replace: key === 'task' });
+  };
+  const open = (id: string | undefined) => set('task', id);
+  const toggle = (t: Task) =>
+    update.mutate({ id: t.id, body: { status: t.status === 'done' ? 'todo' : 'done' } });
+
+  useShortcuts({
+    q: () => quickRef.current?.focus(),
+    '/': () => document.getElementById('search')?.focus(),
+    j: () => setCursor((c) => Math.min(c + 1, list.length - 1)),
+    k: () => setCursor((c) => Math.max(c - 1, 0)),
+    enter: () => list[cursor] && open(list[cursor].id),
+    x: () => list[cursor] && toggle(list[cursor]),
+    delete: () => list[cursor] && remove(list[cursor]),
+    escape: () => open(undefined),
+  });
+  useEffect(() => {
+    const el = listRef.current?.children[cursor] as HTMLElement | undefined;
+    el?.scrollIntoView({ block: 'nearest' });
+  }, [cursor]);
+
+  const tags = useMemo(() => [...new Set(list.flatMap((t) => t.tags))].sort(), [list]);
+  const title = view === 'project' ? (project?.name ?? 'Project') : TITLES[view];
+  const [emptyTitle, emptyText] =
+    filters.q || filters.status || filters.priority || filters.tag
+      ? ['No task matches', 'Try other filters, or clear them.']
+      : EMPTY[view];
+
+  async function quickAdd(e: React.FormEvent) {
+    e.preventDefault();
+    const text = draft.trim();
+    if (!text) return;
+    const body: Parameters<typeof create.mutateAsync>[0] = { title: text };
+    if (view === 'project' && projectId) body.project_id = projectId;
+    if (view === 'today')
+      body.due_date = new Date(Date.parse(dayRange(new Date(), tz).to) - 60_000).toISOString();
+    try {
+      await create.mutateAsync(body);
+      setDraft('');
+    } catch (err) {
+      toast.error(`Not added: ${messageOf(err)}`);
+    }
+  }
+
+  return (
+    <div className={selectedId ? 'with-panel' : ''} style={{ height: '100%', overflow: 'hidden' }}>
+      <section className="content" aria-labelledby="view-title">
+        <div className="row" style={{ marginBottom: 16 }}>
+          <h1 id="view-title">{title}</h1>
+          {tasks.data && <span className="faint">{tasks.data.meta.total} tasks</span>}
+        </div>
+        {project?.description && <p className="muted">{project.description}</p>}
+        {view !== 'archived' && (
+          <form className="quick-add" onSubmit={quickAdd}>
+            <label className="sr-only" htmlFor="quick-add">
+              Add a task
+            </label>
+            <input
+              id="quick-add"
+              ref={quickRef}
+              value={draft}
+              onChange={(e) => setDraft(e.target.value)}
+              placeholder="Add a task… (press q)"
+              maxLength={500}
+              autoComplete="off"
+            />
+            <button className="btn btn-primary" type="submit" disabled={!draft.trim() || create.isPending}>
+              Add
+            </button>
+          </form>
+        )}
+        <fieldset className="filters">
+          <legend className="sr-only">Filters</legend>
+          <label className="sr-only" htmlFor="f-status">
+            Filter by status
+          </label>
+          <select
+            id="f-status"
+            value={params.get('status') ?? ''}
+            onChange={(e) => set('status', e.target.value)}
+          >
+            <option value="">Any status</option>
+            <option value="todo,in_progress">Open</option>
+            <option value="todo">To do</option>
+            <option value="in_progress">In progress</option>
+            <option value="done">Done</option>
+          </select>
+          <label className="sr-only" htmlFor="f-priority">
+            Filter by priority
+          </label>
+          <select
+            id="f-priority"
+            value={params.get('priority') ?? ''}
+            onChange={(e) => set('priority', e.target.value)}
+          >
+            <option value="">Any priority</option>
+            <option value="urgent">Urgent</option>
+            <option value="high,urgent">High or urgent</option>
+            <option value="medium">Medium</option>
+            <option value="low">Low</option>
+          </select>
+          {view !== 'project' && (
+            <>
+              <label className="sr-only" htmlFor="f-project">
+                Filter by project
+              </label>
+              <select
+                id="f-project"
+                value={params.get('project') ?? ''}
+                onChange={(e) => set('project', e.target.value)}
+              >
+                <option value="">Any project</option>
+                <option value="none">No project</option>
+                {projects.data?.map((p) => (
+                  <option key={p.id} value={p.id}>
+                    {p.name}
+                  </option>
+                ))}
+              </select>
+            </>
+          )}
+          <label className="sr-only" htmlFor="f-tag">
+            Filter by tag
+          </label>
+          <select id="f-tag" value={params.get('tag') ?? ''} onChange={(e) => set('tag', e.target.value)}>
+            <option value="">Any tag</option>
+            {[...new Set([...(params.get('tag') ? [params.get('tag')!] : []), ...tags])].map((t) => (
+              <option key={t} value={t}>
+                #{t}
+              </option>
+            ))}
+          </select>
+          <label className="sr-only" htmlFor="f-sort">
+            Sort by
+          </label>
+          <select
+            id="f-sort"
+            value={params.get('sort') ? `${params.get('sort')}:${params.get('order') ?? 'desc'}` : ''}
+            onChange={(e) => {
+              const [sort, order] = e.target.value.split(':');
+              const next = new URLSearchParams(params);
+              if (sort) {
+                next.set('sort', sort);
+                next.set('order', order ?? 'desc');
+              } else {
+                next.delete('sort');
+                next.delete('order');
+              }
+              setParams(next);
+            }}
+          >
+            <option value="">Default order</option>
+            <option value="due_date:asc">Due date, soonest</option>
+            <option value="priority:desc">Priority, highest</option>
+            <option value="created_at:desc">Newest</option>
+            <option value="created_at:asc">Oldest</option>
+            <option value="updated_at:desc">Recently changed</option>
+          </select>
+          {params.get('q') && (
+            <button
+              type="button"
+              className="chip"
+              onClick={() => set('q', undefined)}
+              aria-label={`Clear the search ${params.get('q')}`}
+            >
+              “{params.get('q')}” ✕
+            </button>
+          )}
+        </fieldset>
+
+        {tasks.isPending && <div className="spinner" role="status" aria-label="Loading tasks" />}
+        {tasks.isError && (
+          <div className="empty" role="alert">
+            <h3>Could not load the tasks</h3>
+            <p>{messageOf(tasks.error)}</p>
+            <button type="button" className="btn" onClick={() => tasks.refetch()}>
+              Try again
+            </button>
+          </div>
+        )}
+        {tasks.data && list.length === 0 && (
+          <div className="empty">
+            <h3>{emptyTitle}</h3>
+            <p>{emptyText}</p>
+          </div>
+        )}
+        {list.length > 0 && (
+          <ul className="task-list" ref={listRef} aria-label={`${title}: tasks`}>
+            {list.map((t, i) => (
+              <TaskRow
+                key={t.id}
+                task={t}
+                timeZone={tz}
+                project={view === 'project' ? undefined : projects.data?.find((p) => p.id === t.project_id)}
+                selected={t.id === selectedId || i === cursor}
+                onOpen={() => {
+                  setCursor(i);
+                  open(t.id);
+                }}
+                onToggle={() => toggle(t)}
+              />
+            ))}
+          </ul>
+        )}
+        {tasks.data && tasks.data.meta.total_pages > 1 && (
+          <nav className="pager" aria-label="Pages">
+            <button
+              type="button"
+              className="btn"
+              disabled={page <= 1}
+              onClick={() => set('page', String(page - 1))}
+            >
+              Previous
+            </button>
+            <span className="faint">
+              Page {page} of {tasks.data.meta.total_pages}
+            </span>
+            <button
+              type="button"
+              className="btn"
+              disabled={page >= tasks.data.meta.total_pages}
+              onClick={() => set('page', String(page + 1))}
+            >
+              Next
+            </button>
+          </nav>
+        )}
+      </section>
+      {selectedId && <TaskPanel id={selectedId} onClose={() => open(undefined)} />}
+    </div>
+  );
+}
