@@ -176,7 +176,7 @@ function TaskForm({ task, onClose }: { task: Task; onClose: () => void }) {
         {task.due_date && (
           <button
             type="button"
-            className="btn btn-ghost"
+            className="btn btn-link"
             style={{ alignSelf: 'flex-start' }}
             onClick={() => save({ due_date: null })}
           >
@@ -220,7 +220,7 @@ function TaskForm({ task, onClose }: { task: Task; onClose: () => void }) {
         {task.reminder_mode !== 'off' && (
           <button
             type="button"
-            className="btn btn-ghost"
+            className="btn btn-link"
             style={{ alignSelf: 'flex-start' }}
             onClick={() => save({ remind_at: null })}
           >

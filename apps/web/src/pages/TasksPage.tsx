@@ -124,6 +124,9 @@ export function TasksPage({ view }: { view: View }) {
     el?.scrollIntoView({ block: 'nearest' });
   }, [cursor]);
 
+  // On a phone the filters fold away behind a button; on a desktop they are always shown.
+  const [filtersOpen, setFiltersOpen] = useState(false);
+  const activeFilters = ['status', 'priority', 'project', 'tag', 'sort'].filter((k) => params.get(k)).length;
   const tags = useMemo(() => [...new Set(list.flatMap((t) => t.tags))].sort(), [list]);
   const title = view === 'project' ? (project?.name ?? 'Project') : TITLES[view];
   const [emptyTitle, emptyText] =
@@ -174,7 +177,16 @@ export function TasksPage({ view }: { view: View }) {
             </button>
           </form>
         )}
-        <fieldset className="filters">
+        <button
+          type="button"
+          className="btn filters-toggle"
+          aria-expanded={filtersOpen}
+          aria-controls="filters"
+          onClick={() => setFiltersOpen((o) => !o)}
+        >
+          Filters{activeFilters ? ` (${activeFilters})` : ''}
+        </button>
+        <fieldset id="filters" className={`filters${filtersOpen ? ' open' : ''}`}>
           <legend className="sr-only">Filters</legend>
           <label className="sr-only" htmlFor="f-status">
             Filter by status
