@@ -56,11 +56,12 @@ describe('cleanup_tasks', () => {
 
   it('refuses to start when a job has no handler or a handler has no job', () => {
     const ok = async () => ({});
-    expect(() => assertHandlers({})).toThrow(/no handler for send_reminder, cleanup_tasks/);
-    expect(() => assertHandlers({ send_reminder: ok })).toThrow(/no handler for cleanup_tasks/);
-    expect(() => assertHandlers({ send_reminder: ok, cleanup_tasks: ok, send_fax: ok })).toThrow(
-      /unknown jobs send_fax/,
+    const all = { send_reminder: ok, send_webhook: ok, cleanup_tasks: ok };
+    expect(() => assertHandlers({})).toThrow(/no handler for send_reminder, send_webhook, cleanup_tasks/);
+    expect(() => assertHandlers({ send_reminder: ok, send_webhook: ok })).toThrow(
+      /no handler for cleanup_tasks$/,
     );
-    expect(() => assertHandlers({ send_reminder: ok, cleanup_tasks: ok })).not.toThrow();
+    expect(() => assertHandlers({ ...all, send_fax: ok })).toThrow(/unknown jobs send_fax/);
+    expect(() => assertHandlers(all)).not.toThrow();
   });
 });

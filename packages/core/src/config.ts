@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { assertCronPattern } from './jobs/schedule';
+import { ipAllowlist } from './lib/ip-allowlist';
 
 /** Thrown for an invalid environment variable; the message names the variable in one line. */
 export class ConfigError extends Error {
@@ -36,6 +37,9 @@ export interface Config {
   jobLockMs: number;
   /** How often idle relays and database-queue runners look for work. */
   jobPollMs: number;
+  /** Deliver webhooks to loopback and private addresses (development and tests only). */
+  webhookAllowPrivate: boolean;
+  webhookTimeoutMs: number;
   /** Undefined in embedded mode until the secret is loaded from DATA_DIR. */
   jwtSecret: string | undefined;
   jwtExpiresInSeconds: number;
@@ -124,7 +128,6 @@ function bool(env: Env, name: string, def: boolean): boolean {
   fail(name, 'must be true or false', raw);
 }
 
-const CIDR = /^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-f:]+(\/\d{1,3})?)$/i;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 // `memory://` keeps everything in memory (a throw-away demo or test); anything else is a folder.
@@ -157,8 +160,13 @@ export function loadConfig(env: Env = process.env): Config {
   for (const e of adminEmails)
     if (!EMAIL.test(e)) fail('ADMIN_EMAILS', 'must be a comma-separated list of emails', e);
   const adminIpAllowlist = list(env, 'ADMIN_IP_ALLOWLIST');
-  for (const c of adminIpAllowlist)
-    if (!CIDR.test(c)) fail('ADMIN_IP_ALLOWLIST', 'must be a comma-separated list of CIDRs', c);
+  for (const c of adminIpAllowlist) {
+    try {
+      ipAllowlist([c]);
+    } catch {
+      fail('ADMIN_IP_ALLOWLIST', 'must be a comma-separated list of IP addresses or CIDRs', c);
+    }
+  }
   const corsOrigins = list(env, 'CORS_ORIGINS');
   for (const o of corsOrigins) {
     if (o !== '*' && !/^https?:\/\/[^/]+$/.test(o))
@@ -206,6 +214,8 @@ export function loadConfig(env: Env = process.env): Config {
     jobBackoffMs: int(env, 'JOB_BACKOFF_MS', 30_000, 100, 3_600_000),
     jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 500, 3_600_000),
     jobPollMs: int(env, 'JOB_POLL_MS', 1000, 20, 60_000),
+    webhookAllowPrivate: bool(env, 'WEBHOOK_ALLOW_PRIVATE', false),
+    webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
     jwtSecret,
     jwtExpiresInSeconds: int(env, 'JWT_EXPIRES_IN', 86_400, 60, 31 * 86_400),
     appUrl: appUrl.replace(/\/$/, ''),

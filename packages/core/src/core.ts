@@ -13,6 +13,7 @@ import { BullJobQueue } from './jobs/bullmq.queue';
 import { DatabaseJobQueue } from './jobs/database.queue';
 import { cleanupTasksHandler } from './jobs/handlers/cleanup-tasks.handler';
 import { sendReminderHandler } from './jobs/handlers/send-reminder.handler';
+import { sendWebhookHandler } from './jobs/handlers/send-webhook.handler';
 import { assertHandlers, type JobHandlers } from './jobs/job.catalogue';
 import type { JobQueue, ScheduledJob } from './jobs/job.queue';
 import { OutboxRelay } from './jobs/outbox.relay';
@@ -28,6 +29,7 @@ import { ProjectRepository } from './repositories/project.repository';
 import { ReminderRepository } from './repositories/reminder.repository';
 import { TaskRepository } from './repositories/task.repository';
 import { UserRepository } from './repositories/user.repository';
+import { WebhookRepository } from './repositories/webhook.repository';
 import { AuthService } from './services/auth.service';
 import { HealthService } from './services/health.service';
 import { ProjectService } from './services/project.service';
@@ -139,7 +141,9 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
         pollMs: config.jobPollMs,
         ...retention,
       });
-  const relay = new OutboxRelay(outbox, transaction, queue, clock, log, {
+  const webhookRepo = new WebhookRepository(database.db);
+  const reminderRepo = new ReminderRepository(database.db);
+  const relay = new OutboxRelay(outbox, webhookRepo, transaction, queue, clock, log, {
     pollMs: config.jobPollMs,
     batchSize: 200,
   });
@@ -147,18 +151,24 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     send_reminder: sendReminderHandler({
       tasks: taskRepo,
       users: userRepo,
-      reminders: new ReminderRepository(database.db),
+      reminders: reminderRepo,
       mailer,
       clock,
       appUrl: config.appUrl,
-      // Twice the job lock: with the default (30 s) longer than the SMTP timeouts allow a send to
-      // take, so a live sender keeps its claim, and a dead one's claim is free soon after its lock.
-      leaseMs: 2 * config.jobLockMs,
+      // As long as the job lock: a dead sender's claim is free by the time the queue hands its job
+      // to another worker. A live sender finishes well within it (the SMTP timeouts add up to 25 s).
+      leaseMs: config.jobLockMs,
+    }),
+    send_webhook: sendWebhookHandler(webhookRepo, clock, {
+      timeoutMs: config.webhookTimeoutMs,
+      allowPrivate: config.webhookAllowPrivate,
+      maxResponseBytes: 4096,
     }),
     cleanup_tasks: cleanupTasksHandler({
       tasks,
       auth,
       outbox,
+      reminders: reminderRepo,
       queue,
       clock,
       archiveAfterDays: config.archiveAfterDays,

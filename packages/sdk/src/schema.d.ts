@@ -1045,6 +1045,11 @@ export interface paths {
                         project_id?: string | null;
                         remind_at?: string | null;
                         /**
+                         * @description Send "auto" to make the reminder follow the due date again (not with remind_at)
+                         * @enum {string}
+                         */
+                        reminder_mode?: "auto";
+                        /**
                          * @description todo | in_progress | done
                          * @enum {string}
                          */

@@ -1,5 +1,4 @@
-import { BlockList, isIPv6 } from 'node:net';
-import { ForbiddenError, type Principal, type Services, UnauthorizedError } from '@taskman/core';
+import { ForbiddenError, ipAllowlist, type Principal, type Services, UnauthorizedError } from '@taskman/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -11,8 +10,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook: accepts `Authorization: Bearer <token>` or answers 401. */
     authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
-    /** onRequest hook, after authenticate: answers 403 unless the caller is an admin. */
+    /** onRequest hook, after authenticate: answers 403 unless the caller is an admin (from an allowed address). */
     requireAdmin(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+    /** onRequest hook, before authenticate: answers 403 outside ADMIN_IP_ALLOWLIST. */
+    requireAdminAddress(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   }
 }
 
@@ -31,24 +32,6 @@ export function principalOf(request: FastifyRequest): Principal {
 }
 
 /** The auth checker of the brief's gateway: verifies the token and that it is still valid. */
-/** A matcher for ADMIN_IP_ALLOWLIST (addresses and CIDRs, IPv4 and IPv6); undefined when the list is empty. */
-export function ipAllowlist(entries: string[]): ((ip: string) => boolean) | undefined {
-  if (entries.length === 0) return undefined;
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address = '', bits] = entry.split('/');
-    const type = isIPv6(address) ? 'ipv6' : 'ipv4';
-    if (bits === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(bits), type);
-  }
-  return (ip) => {
-    // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
-    const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
-    if (v4) return list.check(v4, 'ipv4');
-    return isIPv6(ip) ? list.check(ip, 'ipv6') : list.check(ip, 'ipv4');
-  };
-}
-
 export default fp(async function auth(
   app: FastifyInstance,
   opts: { services: Services; adminIpAllowlist: string[] },
@@ -75,9 +58,15 @@ export default fp(async function auth(
     }
   });
 
-  app.decorate('requireAdmin', async (request: FastifyRequest) => {
-    if (principalOf(request).role !== 'admin') throw new ForbiddenError('This needs an admin account');
+  const checkAddress = (request: FastifyRequest) => {
     if (adminIpAllowed && !adminIpAllowed(request.ip))
       throw new ForbiddenError('Admin operations are not allowed from this address');
+  };
+  // First on admin routes, before any credential is looked at: from elsewhere, a right and a wrong
+  // password get the same answer.
+  app.decorate('requireAdminAddress', async (request: FastifyRequest) => checkAddress(request));
+  app.decorate('requireAdmin', async (request: FastifyRequest) => {
+    if (principalOf(request).role !== 'admin') throw new ForbiddenError('This needs an admin account');
+    checkAddress(request);
   });
 });

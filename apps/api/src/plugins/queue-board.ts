@@ -27,11 +27,12 @@ export async function registerQueueBoard(app: FastifyInstance, core: Core): Prom
     const key = createHash('sha256').update(header).digest('base64url');
     const hit = remembered.get(key);
     if (hit && hit.until > Date.now()) return hit.principal;
-    // Guessing passwords here is limited like /auth/login.
-    await app.authRateLimit.perIp.call(app, request, reply);
     const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 1) throw new UnauthorizedError('Send your admin email and password');
+    // Guessing passwords here is limited like /auth/login: per address and per account.
+    await app.authRateLimit.perIp.call(app, request, reply);
+    await app.authRateLimit.perEmail.call(app, request, reply);
     const session = await core.services.auth.login(decoded.slice(0, colon), decoded.slice(colon + 1));
     const principal = await core.services.auth.authenticate(session.token);
     if (remembered.size > 100) remembered.clear();
@@ -53,6 +54,7 @@ export async function registerQueueBoard(app: FastifyInstance, core: Core): Prom
       if (request.url.startsWith(`${QUEUE_BOARD_PATH}/static/`)) return;
       const header = request.headers.authorization ?? '';
       try {
+        await app.requireAdminAddress(request, reply);
         if (/^Basic /i.test(header)) request.principal = await basicPrincipal(request, reply, header);
         else if (bearerToken(header)) await app.authenticate(request, reply);
         else throw new UnauthorizedError('Sign in with your admin email and password');

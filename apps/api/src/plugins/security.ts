@@ -13,6 +13,16 @@ declare module 'fastify' {
   }
 }
 
+/** The account a sign-in attempt is for: the body's email (/auth/login), or HTTP Basic's user (Bull Board). */
+function attemptedEmail(request: FastifyRequest): string {
+  const fromBody = (request.body as { email?: unknown } | undefined)?.email;
+  if (fromBody !== undefined) return String(fromBody);
+  const basic = /^Basic +(.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+  if (!basic) return '';
+  const decoded = Buffer.from(basic, 'base64').toString('utf8');
+  return decoded.slice(0, Math.max(0, decoded.indexOf(':')));
+}
+
 /** Security headers, CORS for the configured origins only, and the gateway's rate limiter. */
 export default fp(async function security(app: FastifyInstance, opts: { core: Core }) {
   const { config, services, metrics, redis } = opts.core;
@@ -105,10 +115,7 @@ export default fp(async function security(app: FastifyInstance, opts: { core: Co
     perEmail: authHook(
       app.createRateLimit({
         ...authLimit,
-        keyGenerator: (r) =>
-          `auth-email:${String((r.body as { email?: unknown } | undefined)?.email ?? '')
-            .trim()
-            .toLowerCase()}`,
+        keyGenerator: (r) => `auth-email:${attemptedEmail(r).trim().toLowerCase()}`,
       }),
     ),
   });

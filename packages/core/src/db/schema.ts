@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
+  boolean,
   check,
   customType,
   index,
@@ -157,6 +159,12 @@ export const outboxEvents = pgTable(
   'outbox_events',
   {
     id: uuid('id').primaryKey(),
+    /**
+     * Insertion order. created_at is when the transaction began, so two changes of one task can
+     * carry timestamps in the opposite order of their commits; seq is taken at the insert, after
+     * the task's row lock, so it orders each task's events as they happened.
+     */
+    seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
     userId: uuid('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
@@ -168,7 +176,7 @@ export const outboxEvents = pgTable(
     attempts: integer('attempts').notNull().default(0),
   },
   (t) => [
-    index('outbox_unpublished_idx').on(t.createdAt, t.id).where(sql`${t.publishedAt} is null`),
+    index('outbox_unpublished_seq_idx').on(t.seq).where(sql`${t.publishedAt} is null`),
     index('outbox_user_idx').on(t.userId),
   ],
 );
@@ -190,6 +198,71 @@ export const reminderDeliveries = pgTable(
   },
   (t) => [primaryKey({ columns: [t.taskId, t.remindAt] })],
 );
+
+/** What a webhook may subscribe to: every domain event, and `ping` (sent on request). */
+export const WEBHOOK_EVENT_TYPES = [...DOMAIN_EVENT_TYPES, 'ping'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** A user's HTTP endpoint that receives signed deliveries of the events it subscribes to. */
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    events: text('events').array().notNull(),
+    /** Standard Webhooks signing secret ("whsec_" + base64); needed in clear to sign. */
+    secret: text('secret').notNull(),
+    active: boolean('active').notNull().default(true),
+    /** Why it was switched off by the system (410 Gone, retries exhausted), if it was. */
+    disabledReason: text('disabled_reason'),
+    ...timestamps,
+  },
+  (t) => [
+    index('webhooks_user_idx').on(t.userId),
+    check('webhooks_url_length', sql`char_length(${t.url}) between 8 and 2000`),
+  ],
+);
+
+export const DELIVERY_STATES = ['pending', 'succeeded', 'failed'] as const;
+export const deliveryStateEnum = pgEnum('webhook_delivery_state', DELIVERY_STATES);
+
+/**
+ * One event for one webhook: created with the payload when the event is published, then updated
+ * by every attempt. Its id is the `webhook-id` header, the same on every retry.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey(),
+    webhookId: uuid('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    eventId: uuid('event_id').notNull(),
+    eventType: text('event_type').notNull(),
+    /** The exact JSON body sent: {id, type, created_at, data}. */
+    body: text('body').notNull(),
+    state: deliveryStateEnum('state').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    responseStatus: integer('response_status'),
+    durationMs: integer('duration_ms'),
+    error: text('error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    lastAttemptAt: timestamp('last_attempt_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_event_key').on(t.webhookId, t.eventId),
+    index('webhook_deliveries_webhook_created_idx').on(t.webhookId, t.createdAt),
+  ],
+);
+
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 
 export const JOB_STATES = ['waiting', 'active', 'completed', 'failed'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -218,7 +291,8 @@ export const jobs = pgTable(
   },
   (t) => [
     uniqueIndex('jobs_key_key').on(t.key),
-    index('jobs_due_idx').on(t.runAt).where(sql`${t.state} = 'waiting'`),
+    index('jobs_waiting_idx').on(t.runAt, t.id).where(sql`${t.state} = 'waiting'`),
+    index('jobs_active_lock_idx').on(t.lockedUntil).where(sql`${t.state} = 'active'`),
     index('jobs_state_name_idx').on(t.state, t.name),
   ],
 );

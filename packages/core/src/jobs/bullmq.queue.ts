@@ -154,7 +154,7 @@ export class BullJobQueue implements JobQueue {
           const attempt = job.attemptsMade + 1;
           const seconds = () => (performance.now() - started) / 1000;
           try {
-            const result = await handler(job.data as never);
+            const result = await handler(job.data as never, { attempt, attempts: job.opts.attempts ?? 1 });
             opts.observe?.({
               name,
               id: job.id ?? '',

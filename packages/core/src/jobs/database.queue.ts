@@ -102,15 +102,29 @@ export class DatabaseJobQueue implements JobQueue {
     this.wakers.add(waker);
 
     const loop = async () => {
+      let failures = 0;
+      let schedulesCheckedAt = Date.now();
       while (!stopping) {
         let claimed: JobRow | undefined;
         if (running.size < opts.concurrency) {
           try {
             const now = this.clock.now();
             claimed = await this.repo.claim(now, new Date(now.getTime() + this.opts.lockMs));
+            failures = 0;
           } catch (err) {
-            this.log.warn({ err: errorSummary(err) }, 'job queue: could not claim a job; retrying');
+            // Once, then every 30th time: a database outage must not flood the log.
+            if (failures++ % 30 === 0)
+              this.log.warn(
+                { err: errorSummary(err), failures },
+                'job queue: could not claim a job; retrying',
+              );
           }
+        }
+        // The next run of a scheduled job is added when a run ends; a process killed in between
+        // would leave none, so every minute the schedules are asserted again (idempotent).
+        if (Date.now() - schedulesCheckedAt > 60_000) {
+          schedulesCheckedAt = Date.now();
+          await this.schedule(this.schedules).catch(() => {});
         }
         if (claimed) {
           const run = this.run(claimed, handlers, opts).finally(() => {
@@ -162,7 +176,7 @@ export class DatabaseJobQueue implements JobQueue {
       // A job whose runners keep dying on it must not be taken up for ever.
       if (attempt > job.maxAttempts) throw new PermanentJobError('interrupted too many times');
       const handler = handlers[job.name] as JobHandler<JobName>;
-      const result = await handler(job.payload as never);
+      const result = await handler(job.payload as never, { attempt, attempts: job.maxAttempts });
       await this.repo.complete(job.id, attempt, result, this.clock.now());
       report('completed', { result });
     } catch (err) {

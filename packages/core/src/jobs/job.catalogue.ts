@@ -1,23 +1,34 @@
 /**
  * The typed job catalogue (DESIGN.md): every job name with its payload type. A job is listed here
  * only once its handler exists; `assertHandlers` makes a process refuse to start when a listed job
- * has no handler or a handler has no job. The brief's other jobs (send_webhook, generate_report,
- * sync_calendar) join with their handlers.
+ * has no handler or a handler has no job. The brief's other jobs (generate_report, sync_calendar)
+ * join with their handlers.
  */
 export interface JobPayloads {
   /** Email the owner of a task its reminder for `remindAt` (ISO 8601), unless it no longer applies. */
   send_reminder: { taskId: string; remindAt: string };
+  /** Deliver one event to one webhook (the delivery row holds the body, the webhook the URL and secret). */
+  send_webhook: { deliveryId: string };
   /** Archive tasks completed more than `olderThanDays` (default ARCHIVE_AFTER_DAYS) days ago, and tidy up. */
   cleanup_tasks: { olderThanDays?: number };
 }
 
 export type JobName = keyof JobPayloads;
-export const JOB_NAMES: readonly JobName[] = ['send_reminder', 'cleanup_tasks'];
+export const JOB_NAMES: readonly JobName[] = ['send_reminder', 'send_webhook', 'cleanup_tasks'];
 
 /** What a job's run reports (logged, kept with the job, and printed by `npm run job`). */
 export type JobResult = Record<string, number | string | boolean>;
 
-export type JobHandler<N extends JobName> = (payload: JobPayloads[N]) => Promise<JobResult>;
+/** Which attempt a run is: a handler can do something different on the last one. */
+export interface JobContext {
+  attempt: number;
+  attempts: number;
+}
+
+export type JobHandler<N extends JobName> = (
+  payload: JobPayloads[N],
+  context?: JobContext,
+) => Promise<JobResult>;
 export type JobHandlers = { [N in JobName]: JobHandler<N> };
 
 export function isJobName(name: string): name is JobName {

@@ -4,8 +4,10 @@ import type { TransactionRunner } from '../db/transaction';
 import type { Clock } from '../lib/clock';
 import type { Log } from '../lib/log';
 import type { OutboxRepository } from '../repositories/outbox.repository';
+import type { WebhookRepository } from '../repositories/webhook.repository';
+import { webhookBody } from '../webhooks/webhook.payload';
 import { queueOpsForEvent } from './event.jobs';
-import { errorSummary, type JobQueue, type JobRequest } from './job.queue';
+import { errorSummary, type JobQueue, type JobRequest, jobRequest } from './job.queue';
 
 export interface RelayOptions {
   pollMs: number;
@@ -26,6 +28,7 @@ export class OutboxRelay {
 
   constructor(
     private readonly outbox: OutboxRepository,
+    private readonly webhooks: WebhookRepository,
     private readonly transaction: TransactionRunner,
     private readonly queue: JobQueue,
     private readonly clock: Clock,
@@ -39,6 +42,8 @@ export class OutboxRelay {
       const outbox = this.outbox.withTx(tx);
       const events = await outbox.claimBatch(this.opts.batchSize);
       if (events.length === 0) return 0;
+      const webhooks = this.webhooks.withTx(tx);
+      const hooks = await webhooks.activeFor([...new Set(events.map((e) => e.userId))]);
       // Adds are sent in runs between cancels, so the queue sees the changes in their order.
       let adds: JobRequest[] = [];
       const flush = async () => {
@@ -52,6 +57,18 @@ export class OutboxRelay {
             await flush();
             await this.queue.cancel(op.cancel.name, op.cancel.key, tx as Executor);
           }
+        }
+        // Each subscribed webhook gets a delivery (its body fixed now) and a job to send it.
+        for (const hook of hooks) {
+          if (hook.userId !== event.userId || !hook.events.includes(event.type)) continue;
+          const deliveryId = await webhooks.upsertDelivery({
+            webhookId: hook.id,
+            userId: event.userId,
+            eventId: event.id,
+            eventType: event.type,
+            body: webhookBody(event),
+          });
+          adds.push(jobRequest('send_webhook', { deliveryId }, { key: `webhook.${deliveryId}` }));
         }
       }
       await flush();

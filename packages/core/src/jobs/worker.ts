@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Core } from '../core';
 import { errorSummary, type JobConsumer, type JobObserver } from './job.queue';
 
@@ -21,16 +22,17 @@ export function startJobWorker(core: Core): JobWorker {
     else log.error({ ...fields, err: e.error }, `job ${e.name} failed for good`);
   };
 
-  let stopped = false;
-  // Registering schedules needs the queue; while it is unreachable, keep trying in the background.
+  const stopping = new AbortController();
+  // Registering schedules needs the queue; while it is unreachable, keep trying in the background
+  // (a stop interrupts the wait).
   const scheduling = (async () => {
-    for (let delay = 1000; !stopped; delay = Math.min(delay * 2, 30_000)) {
+    for (let delay = 1000; !stopping.signal.aborted; delay = Math.min(delay * 2, 30_000)) {
       try {
         await core.queue.schedule(core.scheduledJobs);
         return;
       } catch (err) {
         log.warn({ err: errorSummary(err) }, 'could not register scheduled jobs yet; retrying');
-        await new Promise((r) => setTimeout(r, delay).unref());
+        await sleep(delay, undefined, { signal: stopping.signal }).catch(() => {});
       }
     }
   })();
@@ -47,7 +49,7 @@ export function startJobWorker(core: Core): JobWorker {
 
   return {
     async stop() {
-      stopped = true;
+      stopping.abort();
       await core.relay.stop();
       await consumer.stop();
       await scheduling;

@@ -42,10 +42,11 @@ export function createMailer(opts: MailerOptions): Mailer {
 function smtpMailer(url: string, from: string): Mailer {
   const transport = nodemailer.createTransport(url, {
     from,
-    // Bounded so that a stuck server fails the attempt (and it is retried) well within the job lock.
-    connectionTimeout: 10_000,
-    greetingTimeout: 10_000,
-    socketTimeout: 20_000,
+    // Bounded so that a stuck server fails the attempt (and it is retried) within the job lock
+    // (30 s by default), which is also how long a reminder's delivery claim lasts.
+    connectionTimeout: 5_000,
+    greetingTimeout: 5_000,
+    socketTimeout: 15_000,
   } as nodemailer.TransportOptions);
   return {
     kind: 'smtp',

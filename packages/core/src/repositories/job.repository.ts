@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, lte, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client';
 import { type JobRow, jobs } from '../db/schema';
 import { newId } from '../lib/ids';
@@ -52,25 +52,34 @@ export class JobRepository {
   }
 
   /**
-   * Takes the next due job (or one whose runner's lock ran out: it died) and locks it until
-   * `lockUntil`. SKIP LOCKED lets any number of runners claim side by side without waiting.
+   * Takes the next due job, else one whose runner's lock ran out (it died), and locks it until
+   * `lockUntil`. Two queries, each walking its own partial index, so a claim costs the same with a
+   * long backlog; SKIP LOCKED lets any number of runners claim side by side without waiting.
    */
   async claim(now: Date, lockUntil: Date): Promise<JobRow | undefined> {
-    const next = this.db
+    const due = this.db
       .select({ id: jobs.id })
       .from(jobs)
-      .where(
-        sql`(${jobs.state} = 'waiting' and ${jobs.runAt} <= ${now}) or (${jobs.state} = 'active' and ${jobs.lockedUntil} < ${now})`,
-      )
+      .where(and(eq(jobs.state, 'waiting'), lte(jobs.runAt, now)))
       .orderBy(asc(jobs.runAt), asc(jobs.id))
       .limit(1)
       .for('update', { skipLocked: true });
-    const [row] = await this.db
-      .update(jobs)
-      .set({ state: 'active', attempts: sql`${jobs.attempts} + 1`, lockedUntil: lockUntil })
-      .where(sql`${jobs.id} = (${next})`)
-      .returning();
-    return row;
+    const abandoned = this.db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.state, 'active'), lt(jobs.lockedUntil, now)))
+      .orderBy(asc(jobs.lockedUntil))
+      .limit(1)
+      .for('update', { skipLocked: true });
+    for (const next of [due, abandoned]) {
+      const [row] = await this.db
+        .update(jobs)
+        .set({ state: 'active', attempts: sql`${jobs.attempts} + 1`, lockedUntil: lockUntil })
+        .where(sql`${jobs.id} = (${next})`)
+        .returning();
+      if (row) return row;
+    }
+    return undefined;
   }
 
   private fenced(id: string, attempt: number): SQL {

@@ -34,7 +34,7 @@ export class OutboxRepository {
           ? and(isNull(outboxEvents.publishedAt), eq(outboxEvents.userId, userId))
           : isNull(outboxEvents.publishedAt),
       )
-      .orderBy(asc(outboxEvents.createdAt), asc(outboxEvents.id))
+      .orderBy(asc(outboxEvents.seq))
       .limit(limit);
   }
 
@@ -53,7 +53,7 @@ export class OutboxRepository {
       .select()
       .from(outboxEvents)
       .where(isNull(outboxEvents.publishedAt))
-      .orderBy(asc(outboxEvents.createdAt), asc(outboxEvents.id))
+      .orderBy(asc(outboxEvents.seq))
       .limit(limit)
       .for('update', { skipLocked: true });
   }
@@ -61,15 +61,6 @@ export class OutboxRepository {
   async markPublished(ids: string[], at: Date): Promise<void> {
     if (ids.length === 0) return;
     await this.db.update(outboxEvents).set({ publishedAt: at }).where(inArray(outboxEvents.id, ids));
-  }
-
-  /** Counts a failed publish of these events (kept in the table for operators). */
-  async countAttempt(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.db
-      .update(outboxEvents)
-      .set({ attempts: sql`${outboxEvents.attempts} + 1` })
-      .where(inArray(outboxEvents.id, ids));
   }
 
   async countUnpublished(): Promise<number> {

@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client';
 import { reminderDeliveries } from '../db/schema';
 
@@ -39,11 +39,14 @@ export class ReminderRepository {
     );
   }
 
-  async markSent(taskId: string, remindAt: Date, token: Date, now: Date): Promise<void> {
-    await this.db
+  /** Records the send; false if the claim was no longer this worker's (its lease ran out mid-send). */
+  async markSent(taskId: string, remindAt: Date, token: Date, now: Date): Promise<boolean> {
+    const rows = await this.db
       .update(reminderDeliveries)
       .set({ sentAt: now })
-      .where(this.mine(taskId, remindAt, token));
+      .where(this.mine(taskId, remindAt, token))
+      .returning({ taskId: reminderDeliveries.taskId });
+    return rows.length > 0;
   }
 
   /** Gives up a claim after a failed send, so the retry need not wait for the lease. */
@@ -52,5 +55,14 @@ export class ReminderRepository {
       .update(reminderDeliveries)
       .set({ claimedUntil: new Date(0) })
       .where(this.mine(taskId, remindAt, token));
+  }
+
+  /** Forgets deliveries of reminders older than `before` (their jobs are long gone); returns how many. */
+  async purgeBefore(before: Date): Promise<number> {
+    const rows = await this.db
+      .delete(reminderDeliveries)
+      .where(lt(reminderDeliveries.remindAt, before))
+      .returning({ taskId: reminderDeliveries.taskId });
+    return rows.length;
   }
 }

@@ -24,6 +24,8 @@ export interface TaskInput {
   projectId?: string | null | undefined;
   /** A time: an explicit reminder; null: none; absent: derived from the due date and the lead time. */
   remindAt?: Date | null | undefined;
+  /** 'auto' (update only): the reminder follows the due date again. */
+  reminderMode?: 'auto' | undefined;
 }
 
 export interface TaskListQuery extends PageRequest {
@@ -213,11 +215,16 @@ export class TaskService {
           issues.add('remind_at', 'must not be in the past');
       }
     }
+    if (patch.reminderMode === 'auto') {
+      if (patch.remindAt !== undefined)
+        issues.add('reminder_mode', 'cannot be "auto" together with remind_at');
+      changes.reminderMode = 'auto';
+    }
     issues.throwIfAny();
     if (changes.projectId) await this.assertOwnProject(userId, changes.projectId);
-    // A new due date moves an automatic reminder with it.
+    // A new due date moves an automatic reminder with it; switching back to auto derives it again.
     const lead =
-      patch.dueDate !== undefined && patch.remindAt === undefined
+      (patch.dueDate !== undefined && patch.remindAt === undefined) || patch.reminderMode === 'auto'
         ? await this.leadMinutes(userId)
         : undefined;
 
@@ -227,8 +234,11 @@ export class TaskService {
         const tasks = this.tasks.withTx(tx);
         const before = await tasks.findForUpdate(userId, id);
         if (!before) throw new NotFoundError('Task');
-        if (lead !== undefined && before.reminderMode === 'auto')
-          changes.remindAt = derivedRemindAt(changes.dueDate ?? null, lead);
+        if (lead !== undefined && (changes.reminderMode ?? before.reminderMode) === 'auto')
+          changes.remindAt = derivedRemindAt(
+            changes.dueDate !== undefined ? changes.dueDate : before.dueDate,
+            lead,
+          );
         const row = (await tasks.update(userId, id, changes))!;
         const events = [taskEvent('task.updated', row, before)];
         if (before.status !== 'done' && row.status === 'done') events.push(taskEvent('task.completed', row));

@@ -5,6 +5,7 @@ import { JobsOverview, JobsQuery, presentOverview, RetryBody } from './admin.sch
 
 /** Operations for admins: the job queues (counts, failed jobs, retry). */
 const adminRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
+  app.addHook('onRequest', app.requireAdminAddress);
   app.addHook('onRequest', app.authenticate);
   app.addHook('onRequest', app.requireAdmin);
   const common = { tags: ['admin'], security: bearer };

@@ -102,9 +102,17 @@ export const TaskCreateBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const TaskPatchBody = Type.Partial(TaskCreateBody, { additionalProperties: false });
+export const TaskPatchBody = Type.Partial(
+  Type.Object({
+    ...TaskCreateBody.properties,
+    reminder_mode: Type.Literal('auto', {
+      description: 'Send "auto" to make the reminder follow the due date again (not with remind_at)',
+    }),
+  }),
+  { additionalProperties: false },
+);
 
-type TaskBody = Partial<Static<typeof TaskCreateBody>>;
+type TaskBody = Partial<Static<typeof TaskPatchBody>>;
 
 /** Wire body (snake_case, strings) → service input (camelCase, Dates); absent fields stay absent. */
 export function toTaskInput<B extends TaskBody>(
@@ -120,6 +128,7 @@ export function toTaskInput<B extends TaskBody>(
   if (body.project_id !== undefined) input.projectId = body.project_id;
   if (body.remind_at !== undefined)
     input.remindAt = body.remind_at === null ? null : new Date(body.remind_at);
+  if (body.reminder_mode === 'auto') input.reminderMode = 'auto';
   return input as never;
 }
 

@@ -1,5 +1,6 @@
 import type { Clock } from '../../lib/clock';
 import type { OutboxRepository } from '../../repositories/outbox.repository';
+import type { ReminderRepository } from '../../repositories/reminder.repository';
 import type { AuthService } from '../../services/auth.service';
 import type { TaskService } from '../../services/task.service';
 import type { JobHandler } from '../job.catalogue';
@@ -12,6 +13,7 @@ export interface CleanupDeps {
   tasks: TaskService;
   auth: AuthService;
   outbox: OutboxRepository;
+  reminders: ReminderRepository;
   queue: JobQueue;
   clock: Clock;
   archiveAfterDays: number;
@@ -19,7 +21,8 @@ export interface CleanupDeps {
 
 /**
  * cleanup_tasks: archives tasks completed long ago (nothing is deleted), then tidies what only
- * the system reads: published outbox events, expired token revocations, finished jobs. Idempotent:
+ * the system reads: published outbox events, expired token revocations, finished jobs, old reminder
+ * delivery records. Idempotent:
  * a second run finds nothing more to do.
  */
 export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'> {
@@ -33,12 +36,15 @@ export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'>
     );
     const revocationsPurged = await d.auth.purgeExpiredRevocations(new Date(now));
     const jobsPurged = await d.queue.purge();
+    // A delivery record only matters while its reminder could still be retried.
+    const remindersPurged = await d.reminders.purgeBefore(new Date(now - 30 * 86_400_000));
     return {
       archived,
       completed_before: cutoff.toISOString(),
       outbox_events_purged: outboxPurged,
       revocations_purged: revocationsPurged,
       jobs_purged: jobsPurged,
+      reminder_deliveries_purged: remindersPurged,
     };
   };
 }

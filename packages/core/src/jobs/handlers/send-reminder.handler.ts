@@ -67,7 +67,8 @@ export function sendReminderHandler(d: SendReminderDeps): JobHandler<'send_remin
       await d.reminders.release(taskId, at, claim.token).catch(() => {});
       throw err;
     }
-    await d.reminders.markSent(taskId, at, claim.token, d.clock.now());
-    return { sent: true, task_id: taskId };
+    // Not recorded means another worker may send it again: the log line shows it (same Message-ID).
+    const recorded = await d.reminders.markSent(taskId, at, claim.token, d.clock.now());
+    return { sent: true, task_id: taskId, recorded };
   };
 }
