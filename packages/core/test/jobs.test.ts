@@ -144,4 +144,14 @@ describe('job queue helpers', () => {
     expect(config).toMatchObject({ cleanupSchedule: '0 3 * * *', jobsInProcess: true, jobAttempts: 5 });
     expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).jobsInProcess).toBe(false);
   });
+
+  it('refuses an ADMIN_IP_ALLOWLIST entry that is not an address or CIDR, naming it', () => {
+    for (const bad of ['abc', '300.1.1.1', '10.0.0.0/40', '1.2.3.4/x', 'fd00::/200'])
+      expect(() => loadConfig({ ADMIN_IP_ALLOWLIST: `10.0.0.0/8,${bad}` })).toThrow(
+        new RegExp(`ADMIN_IP_ALLOWLIST .*${bad.replace(/[./]/g, '\\$&')}`),
+      );
+    expect(
+      loadConfig({ ADMIN_IP_ALLOWLIST: '10.0.0.0/8, 192.0.2.7, fd00::/8, ::1' }).adminIpAllowlist,
+    ).toHaveLength(4);
+  });
 });
