@@ -1,27 +1,11 @@
 // Starts the Taskman API: reads the configuration, opens and migrates the database, listens.
 import { readFileSync } from 'node:fs';
-import {
-  ConfigError,
-  createCore,
-  loadConfig,
-  loggerOptions,
-  onShutdown,
-  startJobWorker,
-} from '@taskman/core';
+import { createCore, loadConfigOrExit, loggerOptions, onShutdown, startJobWorker } from '@taskman/core';
 import pino from 'pino';
 import { buildApp } from './app';
 
 async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(78); // EX_CONFIG
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
 
   // One logger for the core (cache warnings, …) and Fastify (requests).
   const logger = pino(loggerOptions(config));

@@ -6,6 +6,7 @@ import type { Log } from '../../../packages/core/src/lib/log';
 import { createTestApp, type TestApp } from './helpers/app';
 import { Client, signUp } from './helpers/client';
 import { RedisServer } from './helpers/redis-server';
+import { until } from './helpers/wait';
 
 const API = '/api/v1';
 const PREFIX = 'outage:';
@@ -16,17 +17,6 @@ async function count(t: TestApp, kind: 'cacheHits' | 'cacheMisses' | 'cacheError
 }
 async function totalErrors(t: TestApp) {
   return (await t.core.metrics.cacheErrors.get()).values.reduce((sum, v) => sum + v.value, 0);
-}
-
-/** Polls `check` until it returns a value other than undefined, or fails after timeoutMs. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function ok(res: Promise<{ status: number; raw: string; body: any }>, status = 200) {

@@ -14,6 +14,7 @@ import { createTestApp, type TestApp } from './helpers/app';
 import { Client, expectError, type Res, signUp } from './helpers/client';
 import { fakeClock, HOUR } from './helpers/clock';
 import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from './helpers/smtp';
+import { query, until } from './helpers/wait';
 
 const APP_URL = 'https://tasks.example.com';
 const MINUTE = 60_000;
@@ -29,20 +30,6 @@ afterEach(async () => {
   if (errors.length) throw errors[0];
 });
 
-/** Polls `check` every 20 ms until it returns something truthy, or fails after `timeoutMs`. */
-async function until<T>(what: string, check: () => Promise<T> | T, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-async function query<T>(t: TestApp, q: SQL): Promise<T[]> {
-  return ((await t.core.database.db.execute(q)) as unknown as { rows: T[] }).rows;
-}
 const reminderJobs = (t: TestApp) =>
   query<JobRowJson>(
     t,

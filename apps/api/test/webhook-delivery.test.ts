@@ -19,6 +19,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app';
 import { signUp } from './helpers/client';
+import { query, until } from './helpers/wait';
 
 const ENV = {
   WEBHOOK_ALLOW_PRIVATE: 'true',
@@ -35,21 +36,6 @@ afterEach(async () => {
   for (const close of cleanups.splice(0).reverse()) await close().catch((e) => errors.push(e));
   if (errors.length) throw errors[0];
 });
-
-/** Polls `check` every 20 ms until it returns something truthy, or fails after `timeoutMs`. */
-async function until<T>(what: string, check: () => Promise<T> | T, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-async function query<T = any>(t: TestApp, q: SQL): Promise<T[]> {
-  return ((await t.core.database.db.execute(q)) as unknown as { rows: T[] }).rows;
-}
 
 interface Received {
   headers: Record<string, string>;

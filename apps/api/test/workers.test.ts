@@ -11,6 +11,7 @@ import { Client, signUp } from './helpers/client';
 import { type RunningProcess, spawnTs, startWorker } from './helpers/process';
 import { RedisServer } from './helpers/redis-server';
 import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from './helpers/smtp';
+import { until } from './helpers/wait';
 
 const API = '/api/v1';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -22,17 +23,6 @@ async function ok(res: Promise<{ status: number; raw: string; body: any }>, stat
   const r = await res;
   if (r.status !== status) throw new Error(`expected ${status}, got ${r.status} ${r.raw}`);
   return r.body.data;
-}
-
-/** Polls `check` until it returns something other than undefined, or fails after timeoutMs. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 /** The task and reminder time of a reminder email, from its Message-ID `<reminder.<task>.<ms>@host>`. */
@@ -332,7 +322,7 @@ describe.skipIf(testDb !== 'postgres')('job workers (processes)', { timeout: 60_
     expect((await ok(admin.get(`${API}/tasks/${recent.id}`))).archived_at).toBeNull();
 
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/^usage: npm run job -- <send_reminder\|cleanup_tasks>/);
+    expect(unknown.stderr).toMatch(/^usage: npm run job -- <send_reminder\|send_webhook\|cleanup_tasks>/);
     expect(unknown.stdout).toBe('');
 
     expect(noDb.code).toBe(78);
@@ -371,6 +361,7 @@ describe.skipIf(testDb !== 'postgres')('job workers (processes)', { timeout: 60_
     expect(api.body.queues.map((q: { name: string }) => q.name).sort()).toEqual([
       'cleanup_tasks',
       'send_reminder',
+      'send_webhook',
     ]);
   });
 });

@@ -1,26 +1,10 @@
 // The Taskman job worker: publishes the outbox to the queue, runs jobs, keeps the schedules.
 // Run as many as you like (`npm run start:worker`); they share the work through the queue.
-import {
-  ConfigError,
-  createCore,
-  loadConfig,
-  loggerOptions,
-  onShutdown,
-  startJobWorker,
-} from '@taskman/core';
+import { createCore, loadConfigOrExit, loggerOptions, onShutdown, startJobWorker } from '@taskman/core';
 import pino from 'pino';
 
 async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(78); // EX_CONFIG
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   if (!config.databaseUrl) {
     console.error(
       'The worker needs DATABASE_URL (and REDIS_URL for BullMQ). In embedded mode `npm start` runs the jobs itself.',

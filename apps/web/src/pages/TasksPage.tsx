@@ -4,7 +4,7 @@ import { useParams, useSearchParams } from 'react-router';
 import { TaskPanel } from '../components/TaskPanel';
 import { TaskRow } from '../components/TaskRow';
 import { messageOf } from '../lib/api';
-import { dayRange } from '../lib/dates';
+import { dayRange, fromInputs } from '../lib/dates';
 import {
   type TaskQuery,
   useCreateTask,
@@ -37,6 +37,10 @@ const EMPTY: Record<View, [string, string]> = {
 };
 
 const DRAFT_KEY = 'taskman.draft.quick-add';
+
+/** "2030-01-15" → "2030-01-16". */
+const nextDay = (day: string) =>
+  new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 
 /** The fixed part of a view's query: today, the next 7 days, overdue, archived or a project. */
 function viewQuery(view: View, tz: string, projectId: string | undefined): TaskQuery {
@@ -79,6 +83,9 @@ export function TasksPage({ view }: { view: View }) {
     ...(params.get('tag') ? { tag: [params.get('tag')!] } : {}),
     ...(params.get('project') ? { project_id: params.get('project')! } : {}),
     ...(params.get('q') ? { q: params.get('q')! } : {}),
+    // A due range in whole days of the user's zone: from the start of the first to the end of the last.
+    ...(params.get('due_from') ? { due_after: fromInputs(params.get('due_from')!, '00:00', tz)! } : {}),
+    ...(params.get('due_to') ? { due_before: fromInputs(nextDay(params.get('due_to')!), '00:00', tz)! } : {}),
     ...(params.get('sort') ? { sort: params.get('sort') as TaskQuery['sort'] } : {}),
     ...(params.get('order') ? { order: params.get('order') as TaskQuery['order'] } : {}),
   };
@@ -126,11 +133,18 @@ export function TasksPage({ view }: { view: View }) {
 
   // On a phone the filters fold away behind a button; on a desktop they are always shown.
   const [filtersOpen, setFiltersOpen] = useState(false);
-  const activeFilters = ['status', 'priority', 'project', 'tag', 'sort'].filter((k) => params.get(k)).length;
+  const activeFilters = ['status', 'priority', 'project', 'tag', 'sort', 'due_from', 'due_to'].filter((k) =>
+    params.get(k),
+  ).length;
   const tags = useMemo(() => [...new Set(list.flatMap((t) => t.tags))].sort(), [list]);
   const title = view === 'project' ? (project?.name ?? 'Project') : TITLES[view];
   const [emptyTitle, emptyText] =
-    filters.q || filters.status || filters.priority || filters.tag
+    filters.q ||
+    filters.status ||
+    filters.priority ||
+    filters.tag ||
+    params.get('due_from') ||
+    params.get('due_to')
       ? ['No task matches', 'Try other filters, or clear them.']
       : EMPTY[view];
 
@@ -247,6 +261,23 @@ export function TasksPage({ view }: { view: View }) {
               </option>
             ))}
           </select>
+          <label className="filter-date">
+            <span>Due from</span>
+            <input
+              type="date"
+              value={params.get('due_from') ?? ''}
+              onChange={(e) => set('due_from', e.target.value || undefined)}
+            />
+          </label>
+          <label className="filter-date">
+            <span>Due until</span>
+            <input
+              type="date"
+              value={params.get('due_to') ?? ''}
+              min={params.get('due_from') ?? undefined}
+              onChange={(e) => set('due_to', e.target.value || undefined)}
+            />
+          </label>
           <label className="sr-only" htmlFor="f-sort">
             Sort by
           </label>
