@@ -14,10 +14,10 @@ import {
   urlProblem,
   WebhookRepository,
 } from '@taskman/core';
-import { type SQL, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './helpers/app';
+import { createTestApp } from './helpers/app';
 import { signUp } from './helpers/client';
 import { query, until } from './helpers/wait';
 
