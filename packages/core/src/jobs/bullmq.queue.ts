@@ -188,6 +188,11 @@ export class BullJobQueue implements JobQueue {
         },
       );
       worker.on('error', throttledErrorLog(this.opts.log, `worker ${name}`));
+      // A job can also fail outside the handler: its workers kept dying on it (stalled too often).
+      worker.on('failed', (job, err) => {
+        if (job && /stalled/i.test(err.message))
+          this.opts.log.error({ job: name, id: job.id, err: errorSummary(err) }, `job ${name} failed for good`);
+      });
       return { worker, connection };
     });
     return {

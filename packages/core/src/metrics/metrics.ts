@@ -21,6 +21,11 @@ export interface JobMetricSources {
  * every process reports the same fleet-wide figures, from Redis or the database.
  */
 export function addJobGauges(metrics: Metrics, sources: JobMetricSources): void {
+  const up = new Gauge({
+    name: 'taskman_job_queue_up',
+    help: '1 if the job queue answered at this scrape (taskman_jobs is current), 0 if not',
+    registers: [metrics.registry],
+  });
   new Gauge({
     name: 'taskman_jobs',
     help: 'Jobs per queue and state (waiting, active, delayed, failed, completed)',
@@ -28,11 +33,16 @@ export function addJobGauges(metrics: Metrics, sources: JobMetricSources): void 
     registers: [metrics.registry],
     async collect() {
       try {
-        for (const [queue, counts] of Object.entries(await sources.counts()))
-          for (const [state, n] of Object.entries(counts as Record<string, number>))
+        const counts = await sources.counts();
+        this.reset();
+        for (const [queue, byState] of Object.entries(counts))
+          for (const [state, n] of Object.entries(byState as Record<string, number>))
             this.set({ queue, state }, n);
+        up.set(1);
       } catch {
-        // The queue is unreachable: the scrape goes on without this gauge's fresh figures.
+        // The queue is unreachable: no figures rather than stale ones, and the up gauge says so.
+        this.reset();
+        up.set(0);
       }
     },
   });
