@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { NavLink, Outlet, useLocation, useNavigate } from 'react-router';
+import { NavLink, Outlet, useLocation, useNavigate, useSearchParams } from 'react-router';
 import { useProjects } from '../lib/queries';
 import { useSession } from '../lib/session';
 import { useShortcuts } from '../lib/shortcuts';
@@ -21,6 +21,7 @@ export function AppShell() {
   const projects = useProjects();
   const navigate = useNavigate();
   const location = useLocation();
+  const [searchParams] = useSearchParams();
   const [menuOpen, setMenuOpen] = useState(false);
   const [help, setHelp] = useState(false);
 
@@ -37,14 +38,26 @@ export function AppShell() {
     'g c': () => navigate('/calendar'),
     'g p': () => navigate('/projects'),
     'g s': () => navigate('/settings'),
-    escape: () => setHelp(false),
+    escape: () => {
+      setHelp(false);
+      setMenuOpen(false);
+    },
   });
 
   return (
     <div className="shell">
-      <nav className={`sidebar${menuOpen ? ' open' : ''}`} aria-label="Main">
+      <nav id="main-menu" className={`sidebar${menuOpen ? ' open' : ''}`} aria-label="Main">
         <div className="brand">
           <img src="/favicon.svg" alt="" width={26} height={26} /> Taskman
+          <span className="spacer" />
+          <button
+            type="button"
+            className="btn btn-ghost btn-icon menu-close"
+            aria-label="Close the menu"
+            onClick={() => setMenuOpen(false)}
+          >
+            ✕
+          </button>
         </div>
         {VIEWS.map((v) => (
           <NavLink key={v.to} to={v.to} className="nav-link">
@@ -54,7 +67,7 @@ export function AppShell() {
         <div className="nav-section row">
           <span>Projects</span>
           <span className="spacer" />
-          <NavLink to="/projects" className="faint" aria-label="Manage projects">
+          <NavLink to="/projects" className="faint manage-link" aria-label="Manage projects">
             Manage
           </NavLink>
         </div>
@@ -93,9 +106,10 @@ export function AppShell() {
           <button
             type="button"
             className="btn btn-ghost btn-icon menu-button"
-            aria-label="Open the menu"
+            aria-label={menuOpen ? 'Close the menu' : 'Open the menu'}
             aria-expanded={menuOpen}
-            onClick={() => setMenuOpen(true)}
+            aria-controls="main-menu"
+            onClick={() => setMenuOpen((open) => !open)}
           >
             ☰
           </button>
@@ -112,11 +126,13 @@ export function AppShell() {
                 Search tasks
               </label>
               <input
+                key={searchParams.get('q') ?? ''}
                 id="search"
                 name="q"
                 type="search"
                 placeholder="Search tasks  ( / )"
                 autoComplete="off"
+                defaultValue={searchParams.get('q') ?? ''}
               />
             </form>
           </search>

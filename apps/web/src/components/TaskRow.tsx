@@ -29,7 +29,7 @@ export function TaskRow(props: {
           props.onToggle();
         }}
       >
-        ✓
+        <span aria-hidden="true">✓</span>
       </button>
       <button type="button" className="task-body task-open" onClick={props.onOpen}>
         <span className="task-title">{task.title}</span>

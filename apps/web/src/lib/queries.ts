@@ -1,13 +1,7 @@
 // Server state: every read is a TanStack Query; writes update the cache optimistically and roll
 // back, with a visible message, when the server says no.
 
-import {
-  keepPreviousData,
-  type QueryClient,
-  useMutation,
-  useQuery,
-  useQueryClient,
-} from '@tanstack/react-query';
+import { type QueryClient, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { expectOk, type Project, type Task, unwrap, unwrapBody } from '@taskman/sdk';
 import { api, messageOf } from './api';
 import { toast } from './toast';
@@ -33,11 +27,20 @@ export type TaskPage = {
   meta: { page: number; limit: number; total: number; total_pages: number };
 };
 
+function samePageless(a: TaskQuery, b: TaskQuery): boolean {
+  const { page: _a, ...restA } = a;
+  const { page: _b, ...restB } = b;
+  return JSON.stringify(restA) === JSON.stringify(restB);
+}
+
 export function useTasks(query: TaskQuery) {
   return useQuery({
     queryKey: ['tasks', query],
     queryFn: () => unwrapBody(api.GET('/api/v1/tasks', { params: { query } })) as Promise<TaskPage>,
-    placeholderData: keepPreviousData,
+    // Another page of the same list keeps showing the current one while it loads; another list
+    // (view, filter) does not, so its title never sits over the rows of the previous one.
+    placeholderData: (previous, previousQuery) =>
+      previousQuery && samePageless(previousQuery.queryKey[1] as TaskQuery, query) ? previous : undefined,
   });
 }
 

@@ -30,6 +30,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   );
   const signOut = useCallback(async () => {
     await api.POST('/api/v1/auth/logout').catch(() => {});
+    // A deliberate sign-out leaves nothing typed behind for the next person (a forced one keeps it).
+    for (const key of Object.keys(sessionStorage))
+      if (key.startsWith('taskman.draft.')) sessionStorage.removeItem(key);
     await forgetSession();
   }, []);
   const value = useMemo(() => ({ session, signIn, signOut }), [session, signIn, signOut]);

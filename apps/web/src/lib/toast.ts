@@ -25,8 +25,11 @@ function dismiss(id: number): void {
 
 function push(t: Omit<Toast, 'id'>, ms: number): number {
   const id = nextId++;
+  // At most four at once: the oldest make way, and run what their closing does (e.g. a pending delete).
+  const dropped = toasts.slice(0, Math.max(0, toasts.length - 3));
   toasts = [...toasts.slice(-3), { ...t, id }];
   emit();
+  for (const old of dropped) old.onClose?.();
   setTimeout(() => dismiss(id), ms);
   return id;
 }

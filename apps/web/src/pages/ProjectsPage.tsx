@@ -172,7 +172,7 @@ function ProjectItem({ project, onChanged }: { project: Project; onChanged: () =
             className="btn"
             type="button"
             onClick={() => setEditing(true)}
-            aria-label={`Rename ${project.name}`}
+            aria-label={`Edit ${project.name}`}
           >
             Edit
           </button>

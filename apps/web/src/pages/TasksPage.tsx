@@ -96,7 +96,10 @@ export function TasksPage({ view }: { view: View }) {
   const remove = useDeleteTask();
 
   const list = tasks.data?.data ?? [];
-  const [cursor, setCursor] = useState(0);
+  // No task is selected until j/k or a click picks one; another view starts afresh.
+  const [cursor, setCursor] = useState(-1);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new view resets the selection
+  useEffect(() => setCursor(-1), [view, projectId]);
   const listRef = useRef<HTMLUListElement>(null);
   const quickRef = useRef<HTMLInputElement>(null);
   const [draft, setDraft] = useState(() => sessionStorage.getItem(DRAFT_KEY) ?? '');
@@ -126,6 +129,10 @@ export function TasksPage({ view }: { view: View }) {
     delete: () => list[cursor] && remove(list[cursor]),
     escape: () => open(undefined),
   });
+  // The selection stays on the same place when the list shrinks (the next task after a deletion).
+  useEffect(() => {
+    if (cursor >= list.length) setCursor(list.length - 1);
+  }, [cursor, list.length]);
   useEffect(() => {
     const el = listRef.current?.children[cursor] as HTMLElement | undefined;
     el?.scrollIntoView({ block: 'nearest' });
