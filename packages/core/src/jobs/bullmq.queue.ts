@@ -191,7 +191,10 @@ export class BullJobQueue implements JobQueue {
       // A job can also fail outside the handler: its workers kept dying on it (stalled too often).
       worker.on('failed', (job, err) => {
         if (job && /stalled/i.test(err.message))
-          this.opts.log.error({ job: name, id: job.id, err: errorSummary(err) }, `job ${name} failed for good`);
+          this.opts.log.error(
+            { job: name, id: job.id, err: errorSummary(err) },
+            `job ${name} failed for good`,
+          );
       });
       return { worker, connection };
     });
