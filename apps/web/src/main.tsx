@@ -2,7 +2,7 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { TaskmanError } from '@taskman/sdk';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { createBrowserRouter, Navigate, RouterProvider } from 'react-router';
+import { createBrowserRouter, Navigate, RouterProvider, useParams } from 'react-router';
 import { AppShell } from './components/AppShell';
 import { RequireSession } from './components/RequireSession';
 import { SessionProvider } from './lib/session';
@@ -25,6 +25,11 @@ const queryClient = new QueryClient({
   },
 });
 
+function OpenTask() {
+  const { taskId } = useParams();
+  return <Navigate to={`/tasks?task=${encodeURIComponent(taskId ?? '')}`} replace />;
+}
+
 const router = createBrowserRouter([
   { path: '/login', element: <LoginPage /> },
   { path: '/signup', element: <SignupPage /> },
@@ -40,6 +45,8 @@ const router = createBrowserRouter([
       { path: '/upcoming', element: <TasksPage view="upcoming" /> },
       { path: '/overdue', element: <TasksPage view="overdue" /> },
       { path: '/tasks', element: <TasksPage view="all" /> },
+      // The link of a reminder email: the task, open in the panel over all tasks.
+      { path: '/tasks/:taskId', element: <OpenTask /> },
       { path: '/archived', element: <TasksPage view="archived" /> },
       { path: '/projects', element: <ProjectsPage /> },
       { path: '/projects/:projectId', element: <TasksPage view="project" /> },

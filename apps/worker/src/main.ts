@@ -13,6 +13,12 @@ async function main(): Promise<void> {
   }
 
   const logger = pino({ ...loggerOptions(config), base: { process: 'worker' } });
+  // Emails link to APP_URL; a worker does not know where the API listens unless told.
+  if (!process.env.APP_URL)
+    logger.warn(
+      { appUrl: config.appUrl },
+      `APP_URL is not set: links in emails will point to ${config.appUrl}`,
+    );
   // The API processes migrate; a worker started first waits for nothing and migrates too (under a lock).
   const core = await createCore(config, { log: logger });
   const worker = startJobWorker(core);

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { NavLink, Outlet, useLocation, useNavigate, useSearchParams } from 'react-router';
+import { TOUCH } from '../lib/device';
 import { useProjects } from '../lib/queries';
 import { useSession } from '../lib/session';
 import { useShortcuts } from '../lib/shortcuts';
@@ -88,9 +89,11 @@ export function AppShell() {
         <button type="button" className="nav-link" onClick={() => signOut()}>
           Log out
         </button>
-        <button type="button" className="nav-link" onClick={() => setHelp(true)}>
-          Keyboard shortcuts <span className="kbd">?</span>
-        </button>
+        {!TOUCH && (
+          <button type="button" className="nav-link" onClick={() => setHelp(true)}>
+            Keyboard shortcuts <span className="kbd">?</span>
+          </button>
+        )}
       </nav>
       {menuOpen && (
         <div
@@ -130,7 +133,7 @@ export function AppShell() {
                 id="search"
                 name="q"
                 type="search"
-                placeholder="Search tasks  ( / )"
+                placeholder={TOUCH ? 'Search tasks' : 'Search tasks  ( / )'}
                 autoComplete="off"
                 defaultValue={searchParams.get('q') ?? ''}
               />

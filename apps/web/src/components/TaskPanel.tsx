@@ -1,7 +1,6 @@
 import type { Task } from '@taskman/sdk';
 import { useEffect, useId, useRef, useState } from 'react';
 import { messageOf } from '../lib/api';
-import { fromInputs, toInputs } from '../lib/dates';
 import {
   type TaskBody,
   useDeleteTask,
@@ -11,7 +10,8 @@ import {
   useTasks,
   useUpdateTask,
 } from '../lib/queries';
-import { useMe, useTimeZone } from '../lib/session';
+import { useTimeZone } from '../lib/session';
+import { DateTimeInput } from './DateTimeInput';
 import { Field } from './Field';
 
 /** A text field that saves when it loses focus, and keeps what is typed across a forced log-in. */
@@ -28,6 +28,15 @@ function useDraft(key: string, value: string): [string, (v: string) => void, () 
   };
   const clear = () => sessionStorage.removeItem(storageKey);
   return [draft, change, clear];
+}
+
+/** "30 minutes before", "1 hour before", "at": how far this task's reminder is from its due time. */
+function leadText(task: Task): string {
+  if (!task.due_date || !task.remind_at) return 'before';
+  const minutes = Math.round((Date.parse(task.due_date) - Date.parse(task.remind_at)) / 60_000);
+  if (minutes <= 0) return 'at';
+  if (minutes % 60 === 0) return `${minutes / 60} hour${minutes === 60 ? '' : 's'} before`;
+  return `${minutes} minutes before`;
 }
 
 export function TaskPanel({ id, onClose }: { id: string; onClose: () => void }) {
@@ -65,7 +74,6 @@ export function TaskPanel({ id, onClose }: { id: string; onClose: () => void }) 
 
 function TaskForm({ task, onClose }: { task: Task; onClose: () => void }) {
   const tz = useTimeZone();
-  const me = useMe();
   const projects = useProjects();
   const allTasks = useTasks({ limit: 100 });
   const update = useUpdateTask();
@@ -79,8 +87,6 @@ function TaskForm({ task, onClose }: { task: Task; onClose: () => void }) {
   );
   const [tagText, setTagText] = useState(task.tags.join(', '));
   useEffect(() => setTagText(task.tags.join(', ')), [task.tags]);
-  const due = toInputs(task.due_date, tz);
-  const remind = toInputs(task.remind_at, tz);
   const suggestions = [...new Set(allTasks.data?.data.flatMap((t) => t.tags) ?? [])].filter(
     (t) => !task.tags.includes(t),
   );
@@ -119,7 +125,7 @@ function TaskForm({ task, onClose }: { task: Task; onClose: () => void }) {
           />
         )}
       </Field>
-      <div className="grid-2">
+      <div className="grid-2 keep">
         <Field label="Status">
           {(a) => (
             <select
@@ -148,86 +154,49 @@ function TaskForm({ task, onClose }: { task: Task; onClose: () => void }) {
           )}
         </Field>
       </div>
-      <fieldset className="stack" style={{ border: 0, padding: 0, margin: 0, gap: 4 }}>
-        <legend className="faint" style={{ fontWeight: 550 }}>
-          Due ({tz})
-        </legend>
-        <div className="grid-2">
-          <label className="sr-only" htmlFor={`${ids}-due-date`}>
-            Due date
-          </label>
-          <input
-            id={`${ids}-due-date`}
-            type="date"
-            value={due.date}
-            onChange={(e) => save({ due_date: fromInputs(e.target.value, due.time || '09:00', tz) })}
-          />
-          <label className="sr-only" htmlFor={`${ids}-due-time`}>
-            Due time
-          </label>
-          <input
-            id={`${ids}-due-time`}
-            type="time"
-            value={due.time}
-            disabled={!due.date}
-            onChange={(e) => save({ due_date: fromInputs(due.date, e.target.value, tz) })}
-          />
-        </div>
-        {task.due_date && (
-          <button
-            type="button"
-            className="btn btn-link"
-            style={{ alignSelf: 'flex-start' }}
-            onClick={() => save({ due_date: null })}
-          >
-            Clear the due date
-          </button>
-        )}
-      </fieldset>
-      <fieldset className="stack" style={{ border: 0, padding: 0, margin: 0, gap: 4 }}>
-        <legend className="faint" style={{ fontWeight: 550 }}>
-          Reminder by email
-        </legend>
-        <p className="faint" style={{ margin: 0 }}>
-          {task.reminder_mode === 'auto' &&
-            (task.remind_at
-              ? `Automatic: ${me.data?.reminder_lead_minutes ?? 30} minutes before the due time.`
-              : 'Automatic: set a due date (and a lead time in Settings) to be reminded.')}
-          {task.reminder_mode === 'explicit' && 'At the time you chose.'}
-          {task.reminder_mode === 'off' && 'No reminder for this task.'}
-        </p>
-        <div className="grid-2">
-          <label className="sr-only" htmlFor={`${ids}-remind-date`}>
-            Reminder date
-          </label>
-          <input
-            id={`${ids}-remind-date`}
-            type="date"
-            value={remind.date}
-            onChange={(e) => save({ remind_at: fromInputs(e.target.value, remind.time || '09:00', tz) })}
-          />
-          <label className="sr-only" htmlFor={`${ids}-remind-time`}>
-            Reminder time
-          </label>
-          <input
-            id={`${ids}-remind-time`}
-            type="time"
-            value={remind.time}
-            disabled={!remind.date}
-            onChange={(e) => save({ remind_at: fromInputs(remind.date, e.target.value, tz) })}
-          />
-        </div>
-        {task.reminder_mode !== 'off' && (
-          <button
-            type="button"
-            className="btn btn-link"
-            style={{ alignSelf: 'flex-start' }}
-            onClick={() => save({ remind_at: null })}
-          >
-            No reminder
-          </button>
-        )}
-      </fieldset>
+      <DateTimeInput
+        label="Due"
+        name="Due"
+        value={task.due_date}
+        timeZone={tz}
+        defaultTime="09:00"
+        clearLabel="No due date"
+        // A time chosen for a task without a reminder (e.g. quick-added) brings the usual one.
+        onCommit={(iso) =>
+          save({
+            due_date: iso,
+            ...(iso && task.reminder_mode === 'off' && !task.remind_at ? { reminder_mode: 'auto' } : {}),
+          })
+        }
+      />
+      <DateTimeInput
+        label="Reminder by email"
+        name="Reminder"
+        hint={
+          task.reminder_mode === 'auto'
+            ? task.remind_at
+              ? `Automatic: ${leadText(task)} the due time.`
+              : 'Automatic: set a due date (and a lead time in Settings) to be reminded.'
+            : task.reminder_mode === 'explicit'
+              ? 'At the time you chose.'
+              : 'No reminder for this task.'
+        }
+        value={task.remind_at}
+        timeZone={tz}
+        defaultTime="09:00"
+        clearLabel="No reminder"
+        onCommit={(iso) => save({ remind_at: iso })}
+      />
+      {task.reminder_mode !== 'auto' && (
+        <button
+          type="button"
+          className="btn btn-link"
+          style={{ alignSelf: 'flex-start' }}
+          onClick={() => save({ reminder_mode: 'auto' })}
+        >
+          Remind me automatically before the due time
+        </button>
+      )}
       <Field label="Project">
         {(a) => (
           <select

@@ -5,6 +5,9 @@ const PRIORITY_LABEL = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 
 
 export function TaskRow(props: {
   task: Task;
+  index: number;
+  /** A heading shown above this row: it starts a part of the list (e.g. "Overdue"). */
+  section?: string | undefined;
   timeZone: string;
   project: Project | undefined;
   selected: boolean;
@@ -15,47 +18,55 @@ export function TaskRow(props: {
   const done = task.status === 'done';
   const due = task.due_date ? dueState(task.due_date, done, timeZone) : undefined;
   return (
-    <li
-      className={`task-row${done ? ' done' : ''}${props.selected ? ' selected' : ''}`}
-      aria-current={props.selected || undefined}
-    >
-      <button
-        type="button"
-        className={`task-check p-${task.priority}${done ? ' done' : ''}`}
-        aria-label={done ? `Reopen “${task.title}”` : `Complete “${task.title}”`}
-        aria-pressed={done}
-        onClick={(e) => {
-          e.stopPropagation();
-          props.onToggle();
-        }}
+    <>
+      {props.section && (
+        <li className="section-header" aria-hidden="true">
+          {props.section}
+        </li>
+      )}
+      <li
+        className={`task-row${done ? ' done' : ''}${props.selected ? ' selected' : ''}`}
+        aria-current={props.selected || undefined}
+        data-index={props.index}
       >
-        <span aria-hidden="true">✓</span>
-      </button>
-      <button type="button" className="task-body task-open" onClick={props.onOpen}>
-        <span className="task-title">{task.title}</span>
-        <span className="task-meta">
-          {task.due_date && (
-            <span className={due === 'overdue' ? 'due-overdue' : due === 'today' ? 'due-today' : ''}>
-              {due === 'overdue' ? 'Overdue · ' : ''}
-              {formatDue(task.due_date, timeZone)}
-            </span>
-          )}
-          {task.priority !== 'medium' && <span>{PRIORITY_LABEL[task.priority]}</span>}
-          {task.status === 'in_progress' && <span>In progress</span>}
-          {task.remind_at && !done && (
-            <span className="row" style={{ gap: 2 }} title="Reminder by email">
-              <BellIcon /> <span className="sr-only">Reminder set</span>
-            </span>
-          )}
-          {props.project && <span>#{props.project.name}</span>}
-          {task.tags.map((t) => (
-            <span key={t} className="chip">
-              {t}
-            </span>
-          ))}
-        </span>
-      </button>
-    </li>
+        <button
+          type="button"
+          className={`task-check p-${task.priority}${done ? ' done' : ''}`}
+          aria-label={done ? `Reopen “${task.title}”` : `Complete “${task.title}”`}
+          aria-pressed={done}
+          onClick={(e) => {
+            e.stopPropagation();
+            props.onToggle();
+          }}
+        >
+          <span aria-hidden="true">✓</span>
+        </button>
+        <button type="button" id={`open-${task.id}`} className="task-body task-open" onClick={props.onOpen}>
+          <span className="task-title">{task.title}</span>
+          <span className="task-meta">
+            {task.due_date && (
+              <span className={due === 'overdue' ? 'due-overdue' : due === 'today' ? 'due-today' : ''}>
+                {due === 'overdue' ? 'Overdue · ' : ''}
+                {formatDue(task.due_date, timeZone)}
+              </span>
+            )}
+            {task.priority !== 'medium' && <span>{PRIORITY_LABEL[task.priority]}</span>}
+            {task.status === 'in_progress' && <span>In progress</span>}
+            {task.remind_at && task.reminder_mode === 'explicit' && !done && (
+              <span className="row" style={{ gap: 2 }} title="Reminder by email">
+                <BellIcon /> <span className="sr-only">Reminder set</span>
+              </span>
+            )}
+            {props.project && <span>#{props.project.name}</span>}
+            {task.tags.map((t) => (
+              <span key={t} className="chip">
+                {t}
+              </span>
+            ))}
+          </span>
+        </button>
+      </li>
+    </>
   );
 }
 

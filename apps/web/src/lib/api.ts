@@ -51,8 +51,32 @@ api.use({
 });
 
 /** One sentence for a person, from whatever went wrong. */
+const FIELD_LABELS: Record<string, string> = {
+  title: 'Title',
+  description: 'Description',
+  due_date: 'Due date',
+  remind_at: 'Reminder',
+  reminder_mode: 'Reminder',
+  tags: 'Tags',
+  project_id: 'Project',
+  name: 'Name',
+  email: 'Email',
+  password: 'Password',
+  timezone: 'Time zone',
+  current_password: 'Current password',
+  new_password: 'New password',
+  reminder_lead_minutes: 'Reminder time',
+};
+
+/** "due_date" → "Due date": a field as the form calls it. */
+export const fieldLabel = (field: string) => FIELD_LABELS[field] ?? field.replace(/_/g, ' ');
+
 export function messageOf(err: unknown): string {
-  if (err instanceof TaskmanError) return err.message;
+  if (err instanceof TaskmanError) {
+    if (err.code === 'VALIDATION_ERROR' && err.details.length)
+      return err.details.map((d) => `${fieldLabel(d.field)} ${d.message}`).join('. ');
+    return err.message;
+  }
   if (err instanceof TypeError) return 'Cannot reach Taskman. Check your connection.';
   return 'Something went wrong. Try again.';
 }

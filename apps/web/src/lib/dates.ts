@@ -59,9 +59,11 @@ export function formatDue(iso: string, timeZone: string, now = new Date()): stri
   const day = dayKey(at, timeZone);
   const today = dayKey(now, timeZone);
   const tomorrow = dayKey(new Date(now.getTime() + 86_400_000), timeZone);
-  const time = new Intl.DateTimeFormat(undefined, { timeZone, hour: '2-digit', minute: '2-digit' }).format(
-    at,
-  );
+  // 23:59 is "by the end of the day" (what quick add sets): the day says it all.
+  const time =
+    toInputs(iso, timeZone).time === '23:59'
+      ? ''
+      : new Intl.DateTimeFormat(undefined, { timeZone, hour: 'numeric', minute: '2-digit' }).format(at);
   const sameYear = day.slice(0, 4) === today.slice(0, 4);
   const label =
     day === today
@@ -75,7 +77,7 @@ export function formatDue(iso: string, timeZone: string, now = new Date()): stri
             month: 'short',
             ...(sameYear ? {} : { year: 'numeric' }),
           }).format(at);
-  return `${label} ${time}`;
+  return time ? `${label} ${time}` : label;
 }
 
 export type DueState = 'overdue' | 'today' | 'later';

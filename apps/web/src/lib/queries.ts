@@ -3,6 +3,7 @@
 
 import { type QueryClient, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { expectOk, type Project, type Task, unwrap, unwrapBody } from '@taskman/sdk';
+import { useCallback, useSyncExternalStore } from 'react';
 import { api, messageOf } from './api';
 import { toast } from './toast';
 
@@ -33,10 +34,46 @@ function samePageless(a: TaskQuery, b: TaskQuery): boolean {
   return JSON.stringify(restA) === JSON.stringify(restB);
 }
 
+// Tasks deleted on screen whose deletion waits for its Undo window: a list fetched meanwhile (after
+// another change) must not bring them back.
+const pendingDeletes = new Set<string>();
+const pendingListeners = new Set<() => void>();
+let pendingVersion = 0;
+function setPending(id: string, pending: boolean): void {
+  if (pending) pendingDeletes.add(id);
+  else pendingDeletes.delete(id);
+  pendingVersion++;
+  for (const l of pendingListeners) l();
+}
+function usePendingVersion(): number {
+  return useSyncExternalStore(
+    (l) => {
+      pendingListeners.add(l);
+      return () => pendingListeners.delete(l);
+    },
+    () => pendingVersion,
+  );
+}
+
 export function useTasks(query: TaskQuery) {
+  const version = usePendingVersion();
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new version re-runs the filter
+  const hidePending = useCallback(
+    (page: TaskPage): TaskPage => {
+      if (pendingDeletes.size === 0) return page;
+      const data = page.data.filter((t) => !pendingDeletes.has(t.id));
+      return {
+        ...page,
+        data,
+        meta: { ...page.meta, total: page.meta.total - (page.data.length - data.length) },
+      };
+    },
+    [version],
+  );
   return useQuery({
     queryKey: ['tasks', query],
     queryFn: () => unwrapBody(api.GET('/api/v1/tasks', { params: { query } })) as Promise<TaskPage>,
+    select: hidePending,
     // Another page of the same list keeps showing the current one while it loads; another list
     // (view, filter) does not, so its title never sits over the rows of the previous one.
     placeholderData: (previous, previousQuery) =>
@@ -69,7 +106,8 @@ function patchCaches(qc: QueryClient, id: string, change: (t: Task) => Task | un
   for (const [key, page] of lists) {
     if (!page) continue;
     const data = page.data.flatMap((t) => (t.id === id ? (change(t) ? [change(t)!] : []) : [t]));
-    qc.setQueryData(key, { ...page, data });
+    const removed = page.data.length - data.length;
+    qc.setQueryData(key, { ...page, data, meta: { ...page.meta, total: page.meta.total - removed } });
   }
   if (single) {
     const next = change(single);
@@ -90,6 +128,7 @@ export type TaskBody = Partial<{
   status: Task['status'];
   tags: string[];
   project_id: string | null;
+  reminder_mode: 'auto';
 }>;
 
 export function useCreateTask() {
@@ -139,7 +178,12 @@ export function useSetArchived() {
 export function useDeleteTask() {
   const qc = useQueryClient();
   return (task: Task) => {
-    const restore = patchCaches(qc, task.id, () => undefined);
+    setPending(task.id, true);
+    const undoCache = patchCaches(qc, task.id, () => undefined);
+    const restore = () => {
+      setPending(task.id, false);
+      undoCache();
+    };
     let undone = false;
     toast.show(`Deleted “${task.title.length > 40 ? `${task.title.slice(0, 40)}…` : task.title}”`, {
       action: {
@@ -153,6 +197,7 @@ export function useDeleteTask() {
         if (undone) return;
         try {
           await expectOk(api.DELETE('/api/v1/tasks/{id}', { params: { path: { id: task.id } } }));
+          setPending(task.id, false);
         } catch (err) {
           restore();
           toast.error(`Not deleted: ${messageOf(err)}`);

@@ -1,4 +1,4 @@
-import { unwrap } from '@taskman/sdk';
+import { TaskmanError, unwrap } from '@taskman/sdk';
 import { type FormEvent, useState } from 'react';
 import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
 import { api, fieldError, messageOf } from '../lib/api';
@@ -46,7 +46,9 @@ export function LoginPage() {
           <img src="/favicon.svg" alt="" width={28} height={28} /> Taskman
         </div>
         <h1 id="login-title">Log in</h1>
-        {params.get('next') && !error && <p className="muted">Log in to carry on where you were.</p>}
+        {params.get('next') && next !== '/today' && !error && (
+          <p className="muted">Log in to carry on where you were.</p>
+        )}
         {error !== undefined && (
           <p className="form-error" role="alert">
             {messageOf(error)}
@@ -109,16 +111,17 @@ export function SignupPage() {
   }
 
   const fe = (f: string) => fieldError(error, f);
+  const fieldErrors = error instanceof TaskmanError && error.details.length > 0;
   return (
     <main className="auth">
-      <form className="card stack" onSubmit={submit} aria-labelledby="signup-title" noValidate>
+      <form className="card stack" onSubmit={submit} aria-labelledby="signup-title">
         <div className="brand" aria-hidden="true">
           <img src="/favicon.svg" alt="" width={28} height={28} /> Taskman
         </div>
         <h1 id="signup-title">Create your account</h1>
         {error !== undefined && (
           <p className="form-error" role="alert">
-            {messageOf(error)}
+            {fieldErrors ? 'Please check the fields marked below.' : messageOf(error)}
           </p>
         )}
         <label className="field">
@@ -150,7 +153,7 @@ export function SignupPage() {
             aria-invalid={!!fe('password')}
           />
           <span id="pw-hint" className="faint">
-            At least 8 characters.
+            At least 8 characters (72 bytes at most).
           </span>
           {fe('password') && <span className="field-error">Password {fe('password')}</span>}
         </label>

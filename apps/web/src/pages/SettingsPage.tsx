@@ -104,7 +104,7 @@ export function SettingsPage() {
         <Field label="Time zone" error={fieldError(profileError, 'timezone')}>
           {(a) => (
             <select {...a} name="timezone" defaultValue={user.timezone}>
-              {[...new Set([user.timezone, ...ZONES])].map((z) => (
+              {[...new Set([user.timezone, 'UTC', ...ZONES])].map((z) => (
                 <option key={z} value={z}>
                   {z}
                 </option>

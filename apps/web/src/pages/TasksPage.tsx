@@ -4,7 +4,8 @@ import { useParams, useSearchParams } from 'react-router';
 import { TaskPanel } from '../components/TaskPanel';
 import { TaskRow } from '../components/TaskRow';
 import { messageOf } from '../lib/api';
-import { dayRange, fromInputs } from '../lib/dates';
+import { dayRange, formatDue, fromInputs } from '../lib/dates';
+import { TOUCH } from '../lib/device';
 import {
   type TaskQuery,
   useCreateTask,
@@ -37,7 +38,9 @@ const EMPTY: Record<View, [string, string]> = {
 };
 
 const DRAFT_KEY = 'taskman.draft.quick-add';
-
+const FILTER_KEYS = ['status', 'priority', 'project', 'tag', 'q', 'sort', 'due_from', 'due_to'];
+/** Views that already choose the due dates they show: no due range filter there. */
+const DATED_VIEWS: View[] = ['today', 'upcoming', 'overdue'];
 /** "2030-01-15" → "2030-01-16". */
 const nextDay = (day: string) =>
   new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
@@ -116,8 +119,21 @@ export function TasksPage({ view }: { view: View }) {
     setParams(next, { replace: key === 'task' });
   };
   const open = (id: string | undefined) => set('task', id);
-  const toggle = (t: Task) =>
-    update.mutate({ id: t.id, body: { status: t.status === 'done' ? 'todo' : 'done' } });
+  /** Closes the panel: the field being edited saves first (its blur), then focus goes back to the task. */
+  const closePanel = () => {
+    const id = selectedId;
+    (document.activeElement as HTMLElement | null)?.blur();
+    open(undefined);
+    if (id) setTimeout(() => document.getElementById(`open-${id}`)?.focus(), 0);
+  };
+  const toggle = (t: Task) => {
+    const status = t.status === 'done' ? 'todo' : 'done';
+    update.mutate({ id: t.id, body: { status } });
+    if (status === 'done')
+      toast.show(`Completed “${t.title.length > 40 ? `${t.title.slice(0, 40)}…` : t.title}”`, {
+        action: { label: 'Undo', run: () => update.mutate({ id: t.id, body: { status: t.status } }) },
+      });
+  };
 
   useShortcuts({
     q: () => quickRef.current?.focus(),
@@ -127,24 +143,37 @@ export function TasksPage({ view }: { view: View }) {
     enter: () => list[cursor] && open(list[cursor].id),
     x: () => list[cursor] && toggle(list[cursor]),
     delete: () => list[cursor] && remove(list[cursor]),
-    escape: () => open(undefined),
+    // A Mac keyboard's delete key is Backspace.
+    backspace: () => list[cursor] && remove(list[cursor]),
+    escape: closePanel,
   });
   // The selection stays on the same place when the list shrinks (the next task after a deletion).
   useEffect(() => {
     if (cursor >= list.length) setCursor(list.length - 1);
   }, [cursor, list.length]);
   useEffect(() => {
-    const el = listRef.current?.children[cursor] as HTMLElement | undefined;
+    const el = listRef.current?.querySelector(`[data-index="${cursor}"]`) as HTMLElement | null;
     el?.scrollIntoView({ block: 'nearest' });
   }, [cursor]);
 
   // On a phone the filters fold away behind a button; on a desktop they are always shown.
   const [filtersOpen, setFiltersOpen] = useState(false);
-  const activeFilters = ['status', 'priority', 'project', 'tag', 'sort', 'due_from', 'due_to'].filter((k) =>
-    params.get(k),
-  ).length;
+  const activeFilters = FILTER_KEYS.filter((k) => params.get(k)).length;
+  // Today has two parts, Overdue then Today; Upcoming one per day. A heading starts each part.
+  const now = new Date();
+  const sectionOf = (i: number): string | undefined => {
+    if (view !== 'today' && view !== 'upcoming') return undefined;
+    const label = (t: Task) => {
+      if (!t.due_date) return 'No date';
+      if (view === 'today') return new Date(t.due_date) < now && t.status !== 'done' ? 'Overdue' : 'Today';
+      return formatDue(t.due_date, tz, now).replace(/ \d.*$/, '');
+    };
+    const here = label(list[i]!);
+    return i === 0 || label(list[i - 1]!) !== here ? here : undefined;
+  };
   const tags = useMemo(() => [...new Set(list.flatMap((t) => t.tags))].sort(), [list]);
   const title = view === 'project' ? (project?.name ?? 'Project') : TITLES[view];
+  const filtered = FILTER_KEYS.some((k) => params.get(k));
   const [emptyTitle, emptyText] =
     filters.q ||
     filters.status ||
@@ -161,8 +190,13 @@ export function TasksPage({ view }: { view: View }) {
     if (!text) return;
     const body: Parameters<typeof create.mutateAsync>[0] = { title: text };
     if (view === 'project' && projectId) body.project_id = projectId;
-    if (view === 'today')
-      body.due_date = new Date(Date.parse(dayRange(new Date(), tz).to) - 60_000).toISOString();
+    // Today's and Upcoming's quick add give the task a day (by its end, 23:59, shown without a
+    // time) and no reminder: no time was chosen, so no email should arrive at 23:29.
+    if (view === 'today' || view === 'upcoming') {
+      const { to } = dayRange(new Date(Date.now() + (view === 'upcoming' ? 86_400_000 : 0)), tz);
+      body.due_date = new Date(Date.parse(to) - 60_000).toISOString();
+      body.remind_at = null;
+    }
     try {
       await create.mutateAsync(body);
       setDraft('');
@@ -176,10 +210,14 @@ export function TasksPage({ view }: { view: View }) {
       <section className="content" aria-labelledby="view-title">
         <div className="row" style={{ marginBottom: 16 }}>
           <h1 id="view-title">{title}</h1>
-          {tasks.data && <span className="faint">{tasks.data.meta.total} tasks</span>}
+          {tasks.data && (
+            <span className="faint">
+              {tasks.data.meta.total} {tasks.data.meta.total === 1 ? 'task' : 'tasks'}
+            </span>
+          )}
         </div>
         {project?.description && <p className="muted">{project.description}</p>}
-        {view !== 'archived' && (
+        {view !== 'archived' && view !== 'overdue' && (
           <form className="quick-add" onSubmit={quickAdd}>
             <label className="sr-only" htmlFor="quick-add">
               Add a task
@@ -189,7 +227,7 @@ export function TasksPage({ view }: { view: View }) {
               ref={quickRef}
               value={draft}
               onChange={(e) => setDraft(e.target.value)}
-              placeholder="Add a task… (press q)"
+              placeholder={TOUCH ? 'Add a task…' : 'Add a task… (press q)'}
               maxLength={500}
               autoComplete="off"
             />
@@ -264,27 +302,31 @@ export function TasksPage({ view }: { view: View }) {
             <option value="">Any tag</option>
             {[...new Set([...(params.get('tag') ? [params.get('tag')!] : []), ...tags])].map((t) => (
               <option key={t} value={t}>
-                #{t}
+                {t}
               </option>
             ))}
           </select>
-          <label className="filter-date">
-            <span>Due from</span>
-            <input
-              type="date"
-              value={params.get('due_from') ?? ''}
-              onChange={(e) => set('due_from', e.target.value || undefined)}
-            />
-          </label>
-          <label className="filter-date">
-            <span>Due until</span>
-            <input
-              type="date"
-              value={params.get('due_to') ?? ''}
-              min={params.get('due_from') ?? undefined}
-              onChange={(e) => set('due_to', e.target.value || undefined)}
-            />
-          </label>
+          {!DATED_VIEWS.includes(view) && (
+            <>
+              <label className="filter-date">
+                <span>Due from</span>
+                <input
+                  type="date"
+                  value={params.get('due_from') ?? ''}
+                  onChange={(e) => set('due_from', e.target.value || undefined)}
+                />
+              </label>
+              <label className="filter-date">
+                <span>Due until</span>
+                <input
+                  type="date"
+                  value={params.get('due_to') ?? ''}
+                  min={params.get('due_from') ?? undefined}
+                  onChange={(e) => set('due_to', e.target.value || undefined)}
+                />
+              </label>
+            </>
+          )}
           <label className="sr-only" htmlFor="f-sort">
             Sort by
           </label>
@@ -337,6 +379,11 @@ export function TasksPage({ view }: { view: View }) {
           <div className="empty">
             <h3>{emptyTitle}</h3>
             <p>{emptyText}</p>
+            {filtered && (
+              <button type="button" className="btn" onClick={() => setParams(new URLSearchParams())}>
+                Clear filters
+              </button>
+            )}
           </div>
         )}
         {list.length > 0 && (
@@ -344,6 +391,8 @@ export function TasksPage({ view }: { view: View }) {
             {list.map((t, i) => (
               <TaskRow
                 key={t.id}
+                index={i}
+                section={sectionOf(i)}
                 task={t}
                 timeZone={tz}
                 project={view === 'project' ? undefined : projects.data?.find((p) => p.id === t.project_id)}
@@ -381,7 +430,7 @@ export function TasksPage({ view }: { view: View }) {
           </nav>
         )}
       </section>
-      {selectedId && <TaskPanel id={selectedId} onClose={() => open(undefined)} />}
+      {selectedId && <TaskPanel id={selectedId} onClose={closePanel} />}
     </div>
   );
 }

@@ -7,11 +7,23 @@ import { isJobName, JOB_NAMES, type JobName, type JobPayloads } from './job.cata
 const [name, rawPayload] = process.argv.slice(2);
 if (!name || !isJobName(name)) {
   console.error(`usage: npm run job -- <${JOB_NAMES.join('|')}> ['{"json":"payload"}']`);
+  if (name) console.error(`unknown job "${name}"`);
+  process.exit(2);
+}
+let payload: JobPayloads[JobName];
+try {
+  payload = rawPayload ? (JSON.parse(rawPayload) as JobPayloads[JobName]) : {};
+} catch {
+  console.error(`the payload must be JSON, e.g. '{"olderThanDays":90}'`);
+  process.exit(2);
+}
+const days = (payload as { olderThanDays?: unknown }).olderThanDays;
+if (name === 'cleanup_tasks' && days !== undefined && !(Number.isInteger(days) && (days as number) >= 1)) {
+  console.error('olderThanDays must be a whole number of days, at least 1');
   process.exit(2);
 }
 const config = loadConfigOrExit();
 try {
-  const payload = rawPayload ? (JSON.parse(rawPayload) as JobPayloads[JobName]) : {};
   const core = await createCore(config);
   try {
     const result = await (core.jobs[name] as (p: JobPayloads[JobName]) => Promise<object>)(payload);

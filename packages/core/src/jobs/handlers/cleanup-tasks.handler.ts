@@ -3,7 +3,7 @@ import type { OutboxRepository } from '../../repositories/outbox.repository';
 import type { ReminderRepository } from '../../repositories/reminder.repository';
 import type { AuthService } from '../../services/auth.service';
 import type { TaskService } from '../../services/task.service';
-import type { JobHandler } from '../job.catalogue';
+import { type JobHandler, PermanentJobError } from '../job.catalogue';
 import type { JobQueue } from '../job.queue';
 
 /** Published outbox events are kept this long (to look into a delivery), then deleted. */
@@ -28,6 +28,8 @@ export interface CleanupDeps {
 export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'> {
   return async (payload) => {
     const days = payload.olderThanDays ?? d.archiveAfterDays;
+    if (!Number.isInteger(days) || days < 1)
+      throw new PermanentJobError('olderThanDays must be a whole number, at least 1');
     const now = d.clock.now().getTime();
     const cutoff = new Date(now - days * 86_400_000);
     const archived = await d.tasks.archiveCompletedBefore(cutoff);
