@@ -14,23 +14,13 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app';
 import { createTestApp, TEST_ENV, type TestApp } from './helpers/app';
-import { Client, expectError, type Res, signUp, uniqueEmail } from './helpers/client';
+import { Client, expectError, type Res, signUp, USER_KEYS, uniqueEmail } from './helpers/client';
 
 const API = '/api/v1';
 const PASSWORD = 'correct horse battery';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ISO_WITH_OFFSET = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
-const USER_KEYS = [
-  'created_at',
-  'email',
-  'id',
-  'name',
-  'reminder_lead_minutes',
-  'role',
-  'timezone',
-  'updated_at',
-];
 
 // ---------------------------------------------------------------------------------------------
 // helpers

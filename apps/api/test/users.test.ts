@@ -4,19 +4,9 @@ import { count, eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app';
-import { Client, expectError, type Res, signUp, uniqueEmail } from './helpers/client';
+import { Client, expectError, type Res, signUp, USER_KEYS, uniqueEmail } from './helpers/client';
 
 const API = '/api/v1';
-const USER_KEYS = [
-  'created_at',
-  'email',
-  'id',
-  'name',
-  'reminder_lead_minutes',
-  'role',
-  'timezone',
-  'updated_at',
-];
 const HASH = /\$2[aby]\$/;
 
 type SignedUp = Awaited<ReturnType<typeof signUp>>;

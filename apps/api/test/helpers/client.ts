@@ -82,3 +82,15 @@ export function expectError(res: Res, status: number, code: string) {
   }
   return res.body.error as { code: string; message: string; details?: { field: string; message: string }[] };
 }
+
+/** Every field the API returns for a user, sorted: no more (never the password hash), no less. */
+export const USER_KEYS = [
+  'created_at',
+  'email',
+  'id',
+  'name',
+  'reminder_lead_minutes',
+  'role',
+  'timezone',
+  'updated_at',
+];
