@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { NavLink, Outlet, useLocation, useNavigate, useSearchParams } from 'react-router';
 import { TOUCH } from '../lib/device';
-import { useProjects } from '../lib/queries';
+import { useProjects, useViewCounts } from '../lib/queries';
 import { useSession } from '../lib/session';
 import { useShortcuts } from '../lib/shortcuts';
 import { OfflineBanner } from './OfflineBanner';
@@ -24,6 +24,7 @@ export function AppShell() {
   const location = useLocation();
   const [searchParams] = useSearchParams();
   const [menuOpen, setMenuOpen] = useState(false);
+  const counts = useViewCounts();
   const [help, setHelp] = useState(false);
 
   // A navigation closes the phone menu.
@@ -63,6 +64,13 @@ export function AppShell() {
         {VIEWS.map((v) => (
           <NavLink key={v.to} to={v.to} className="nav-link">
             {v.label}
+            {v.to === '/today' && counts.today > 0 && <span className="nav-count">{counts.today}</span>}
+            {v.to === '/overdue' && counts.overdue > 0 && (
+              <span className="nav-count due-overdue">
+                <span className="sr-only"> </span>
+                {counts.overdue}
+              </span>
+            )}
           </NavLink>
         ))}
         <div className="nav-section row">

@@ -5,6 +5,8 @@ import { type QueryClient, useMutation, useQuery, useQueryClient } from '@tansta
 import { expectOk, type Project, type Task, unwrap, unwrapBody } from '@taskman/sdk';
 import { useCallback, useSyncExternalStore } from 'react';
 import { api, messageOf } from './api';
+import { dayRange } from './dates';
+import { useTimeZone } from './session';
 import { toast } from './toast';
 
 export type TaskQuery = {
@@ -206,4 +208,12 @@ export function useDeleteTask() {
       },
     });
   };
+}
+
+/** How many open tasks are due today (overdue included) and overdue: the sidebar's counts. */
+export function useViewCounts(): { today: number; overdue: number } {
+  const { to } = dayRange(new Date(), useTimeZone());
+  const today = useTasks({ due_before: to, status: ['todo', 'in_progress'], limit: 1 });
+  const overdue = useTasks({ overdue: true, limit: 1 });
+  return { today: today.data?.meta.total ?? 0, overdue: overdue.data?.meta.total ?? 0 };
 }

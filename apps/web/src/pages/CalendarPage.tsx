@@ -104,6 +104,29 @@ export function CalendarPage() {
             </div>
           ))}
         </div>
+        {/* On a phone a grid of 42 tiny days cannot be read: the month as a list of its busy days. */}
+        <ol className="agenda" aria-label={`Tasks due in ${label}`}>
+          {days
+            .filter((d) => d.slice(0, 7) === month && byDay.get(d)?.length)
+            .map((d) => (
+              <li key={d}>
+                <h2 className={`agenda-day${d === today ? ' today' : ''}`}>{longDate(d)}</h2>
+                {byDay.get(d)!.map((t) => (
+                  <button
+                    key={t.id}
+                    type="button"
+                    className={`agenda-task${t.status === 'done' ? ' done' : ''}`}
+                    onClick={() => setParams({ month, task: t.id })}
+                  >
+                    {t.title}
+                  </button>
+                ))}
+              </li>
+            ))}
+          {tasks.data && !days.some((d) => d.slice(0, 7) === month && byDay.get(d)?.length) && (
+            <li className="empty">Nothing is due this month.</li>
+          )}
+        </ol>
       </section>
       {selected && <TaskPanel id={selected} onClose={() => setParams({ month })} />}
     </div>

@@ -135,16 +135,36 @@ export function TasksPage({ view }: { view: View }) {
       });
   };
 
+  // The keyboard's selection is also the focus, so a screen reader follows it and Enter/Tab work.
+  const focusRow = (i: number) =>
+    requestAnimationFrame(() =>
+      (listRef.current?.querySelector(`[data-index="${i}"] .task-open`) as HTMLElement | null)?.focus(),
+    );
+  // Keys can come faster than renders: the next move starts from where the last one went.
+  const cursorRef = useRef(cursor);
+  cursorRef.current = cursor;
+  const moveCursor = (i: number) => {
+    cursorRef.current = i;
+    setCursor(i);
+    focusRow(i);
+  };
+  const removeSelected = () => {
+    const task = list[cursor];
+    if (!task) return;
+    remove(task);
+    // The next task takes the removed one's place (the last one if it was the last).
+    focusRow(Math.min(cursor, list.length - 2));
+  };
   useShortcuts({
     q: () => quickRef.current?.focus(),
     '/': () => document.getElementById('search')?.focus(),
-    j: () => setCursor((c) => Math.min(c + 1, list.length - 1)),
-    k: () => setCursor((c) => Math.max(c - 1, 0)),
+    j: () => moveCursor(Math.min(cursorRef.current + 1, list.length - 1)),
+    k: () => moveCursor(Math.max(cursorRef.current - 1, 0)),
     enter: () => list[cursor] && open(list[cursor].id),
     x: () => list[cursor] && toggle(list[cursor]),
-    delete: () => list[cursor] && remove(list[cursor]),
+    delete: () => removeSelected(),
     // A Mac keyboard's delete key is Backspace.
-    backspace: () => list[cursor] && remove(list[cursor]),
+    backspace: () => removeSelected(),
     escape: closePanel,
   });
   // The selection stays on the same place when the list shrinks (the next task after a deletion).
