@@ -54,30 +54,30 @@ export function fromInputs(date: string, time: string, timeZone: string): string
 }
 
 /** "Today 17:00", "Tomorrow", "Mon 15 Jan", "15 Jan 2031" — short, in the zone. */
-export function formatDue(iso: string, timeZone: string, now = new Date()): string {
+/** "Today", "Tomorrow", "Mon 15 Jan", "15 Jan 2031": the day of an instant, in the zone. */
+export function formatDay(iso: string, timeZone: string, now = new Date()): string {
   const at = new Date(iso);
   const day = dayKey(at, timeZone);
   const today = dayKey(now, timeZone);
-  const tomorrow = dayKey(new Date(now.getTime() + 86_400_000), timeZone);
+  if (day === today) return 'Today';
+  if (day === dayKey(new Date(now.getTime() + 86_400_000), timeZone)) return 'Tomorrow';
+  return new Intl.DateTimeFormat(undefined, {
+    timeZone,
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    ...(day.slice(0, 4) === today.slice(0, 4) ? {} : { year: 'numeric' }),
+  }).format(at);
+}
+
+export function formatDue(iso: string, timeZone: string, now = new Date()): string {
+  const label = formatDay(iso, timeZone, now);
   // 23:59 is "by the end of the day" (what quick add sets): the day says it all.
-  const time =
-    toInputs(iso, timeZone).time === '23:59'
-      ? ''
-      : new Intl.DateTimeFormat(undefined, { timeZone, hour: 'numeric', minute: '2-digit' }).format(at);
-  const sameYear = day.slice(0, 4) === today.slice(0, 4);
-  const label =
-    day === today
-      ? 'Today'
-      : day === tomorrow
-        ? 'Tomorrow'
-        : new Intl.DateTimeFormat(undefined, {
-            timeZone,
-            weekday: 'short',
-            day: 'numeric',
-            month: 'short',
-            ...(sameYear ? {} : { year: 'numeric' }),
-          }).format(at);
-  return time ? `${label} ${time}` : label;
+  if (toInputs(iso, timeZone).time === '23:59') return label;
+  const time = new Intl.DateTimeFormat(undefined, { timeZone, hour: 'numeric', minute: '2-digit' }).format(
+    new Date(iso),
+  );
+  return `${label} ${time}`;
 }
 
 export type DueState = 'overdue' | 'today' | 'later';

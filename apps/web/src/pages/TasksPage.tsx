@@ -4,7 +4,7 @@ import { useParams, useSearchParams } from 'react-router';
 import { TaskPanel } from '../components/TaskPanel';
 import { TaskRow } from '../components/TaskRow';
 import { messageOf } from '../lib/api';
-import { dayRange, formatDue, fromInputs } from '../lib/dates';
+import { dayRange, formatDay, fromInputs } from '../lib/dates';
 import { TOUCH } from '../lib/device';
 import {
   type TaskQuery,
@@ -186,7 +186,7 @@ export function TasksPage({ view }: { view: View }) {
     const label = (t: Task) => {
       if (!t.due_date) return 'No date';
       if (view === 'today') return new Date(t.due_date) < now && t.status !== 'done' ? 'Overdue' : 'Today';
-      return formatDue(t.due_date, tz, now).replace(/ \d.*$/, '');
+      return formatDay(t.due_date, tz, now);
     };
     const here = label(list[i]!);
     return i === 0 || label(list[i - 1]!) !== here ? here : undefined;
