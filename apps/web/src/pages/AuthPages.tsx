@@ -1,4 +1,4 @@
-import { TaskmanError, unwrap } from '@taskman/sdk';
+import { type Session, TaskmanError, unwrap } from '@taskman/sdk';
 import { type FormEvent, useState } from 'react';
 import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
 import { api, fieldError, messageOf } from '../lib/api';
@@ -9,28 +9,22 @@ function safeNext(next: string | null): string {
   return next?.startsWith('/') && !next.startsWith('//') ? next : '/today';
 }
 
-export function LoginPage() {
-  const { session, signIn } = useSession();
-  const [params] = useSearchParams();
+/** A form that opens a session (log in, sign up): busy and error states, then on to `next`. */
+function useSessionForm(
+  next: string,
+  request: (form: FormData) => Promise<{ data?: { data: Session }; error?: unknown; response: Response }>,
+) {
+  const { signIn } = useSession();
   const navigate = useNavigate();
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
-  const next = safeNext(params.get('next'));
-  if (session) return <Navigate to={next} replace />;
-
   async function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
     setBusy(true);
     setError(undefined);
     try {
-      signIn(
-        await unwrap(
-          api.POST('/api/v1/auth/login', {
-            body: { email: String(form.get('email')), password: String(form.get('password')) },
-          }),
-        ),
-      );
+      signIn(await unwrap(request(form)));
       navigate(next, { replace: true });
     } catch (err) {
       setError(err);
@@ -38,6 +32,19 @@ export function LoginPage() {
       setBusy(false);
     }
   }
+  return { error, busy, submit };
+}
+
+export function LoginPage() {
+  const { session } = useSession();
+  const [params] = useSearchParams();
+  const next = safeNext(params.get('next'));
+  const { error, busy, submit } = useSessionForm(next, (form) =>
+    api.POST('/api/v1/auth/login', {
+      body: { email: String(form.get('email')), password: String(form.get('password')) },
+    }),
+  );
+  if (session) return <Navigate to={next} replace />;
 
   return (
     <main className="auth">
@@ -77,38 +84,19 @@ export function LoginPage() {
 }
 
 export function SignupPage() {
-  const { session, signIn } = useSession();
-  const navigate = useNavigate();
+  const { session } = useSession();
   const [params] = useSearchParams();
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { error, busy, submit } = useSessionForm(safeNext(params.get('next')), (form) =>
+    api.POST('/api/v1/auth/register', {
+      body: {
+        name: String(form.get('name')),
+        email: String(form.get('email')),
+        password: String(form.get('password')),
+        timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      },
+    }),
+  );
   if (session) return <Navigate to="/today" replace />;
-
-  async function submit(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault();
-    const form = new FormData(e.currentTarget);
-    setBusy(true);
-    setError(undefined);
-    try {
-      signIn(
-        await unwrap(
-          api.POST('/api/v1/auth/register', {
-            body: {
-              name: String(form.get('name')),
-              email: String(form.get('email')),
-              password: String(form.get('password')),
-              timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
-            },
-          }),
-        ),
-      );
-      navigate(safeNext(params.get('next')), { replace: true });
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  }
 
   const fe = (f: string) => fieldError(error, f);
   const fieldErrors = error instanceof TaskmanError && error.details.length > 0;

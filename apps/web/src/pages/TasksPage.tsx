@@ -267,65 +267,57 @@ export function TasksPage({ view }: { view: View }) {
         </button>
         <fieldset id="filters" className={`filters${filtersOpen ? ' open' : ''}`}>
           <legend className="sr-only">Filters</legend>
-          <label className="sr-only" htmlFor="f-status">
-            Filter by status
-          </label>
-          <select
-            id="f-status"
-            value={params.get('status') ?? ''}
-            onChange={(e) => set('status', e.target.value)}
-          >
-            <option value="">Any status</option>
-            <option value="todo,in_progress">Open</option>
-            <option value="todo">To do</option>
-            <option value="in_progress">In progress</option>
-            <option value="done">Done</option>
-          </select>
-          <label className="sr-only" htmlFor="f-priority">
-            Filter by priority
-          </label>
-          <select
-            id="f-priority"
-            value={params.get('priority') ?? ''}
-            onChange={(e) => set('priority', e.target.value)}
-          >
-            <option value="">Any priority</option>
-            <option value="urgent">Urgent</option>
-            <option value="high,urgent">High or urgent</option>
-            <option value="medium">Medium</option>
-            <option value="low">Low</option>
-          </select>
+          <FilterSelect
+            param="status"
+            label="Filter by status"
+            value={params.get('status')}
+            onChange={set}
+            options={[
+              ['', 'Any status'],
+              ['todo,in_progress', 'Open'],
+              ['todo', 'To do'],
+              ['in_progress', 'In progress'],
+              ['done', 'Done'],
+            ]}
+          />
+          <FilterSelect
+            param="priority"
+            label="Filter by priority"
+            value={params.get('priority')}
+            onChange={set}
+            options={[
+              ['', 'Any priority'],
+              ['urgent', 'Urgent'],
+              ['high,urgent', 'High or urgent'],
+              ['medium', 'Medium'],
+              ['low', 'Low'],
+            ]}
+          />
           {view !== 'project' && (
-            <>
-              <label className="sr-only" htmlFor="f-project">
-                Filter by project
-              </label>
-              <select
-                id="f-project"
-                value={params.get('project') ?? ''}
-                onChange={(e) => set('project', e.target.value)}
-              >
-                <option value="">Any project</option>
-                <option value="none">No project</option>
-                {projects.data?.map((p) => (
-                  <option key={p.id} value={p.id}>
-                    {p.name}
-                  </option>
-                ))}
-              </select>
-            </>
+            <FilterSelect
+              param="project"
+              label="Filter by project"
+              value={params.get('project')}
+              onChange={set}
+              options={[
+                ['', 'Any project'],
+                ['none', 'No project'],
+                ...(projects.data ?? []).map((p): [string, string] => [p.id, p.name]),
+              ]}
+            />
           )}
-          <label className="sr-only" htmlFor="f-tag">
-            Filter by tag
-          </label>
-          <select id="f-tag" value={params.get('tag') ?? ''} onChange={(e) => set('tag', e.target.value)}>
-            <option value="">Any tag</option>
-            {[...new Set([...(params.get('tag') ? [params.get('tag')!] : []), ...tags])].map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
+          <FilterSelect
+            param="tag"
+            label="Filter by tag"
+            value={params.get('tag')}
+            onChange={set}
+            options={[
+              ['', 'Any tag'],
+              ...[...new Set([...(params.get('tag') ? [params.get('tag')!] : []), ...tags])].map(
+                (t): [string, string] => [t, t],
+              ),
+            ]}
+          />
           {!DATED_VIEWS.includes(view) && (
             <>
               <label className="filter-date">
@@ -452,5 +444,30 @@ export function TasksPage({ view }: { view: View }) {
       </section>
       {selectedId && <TaskPanel id={selectedId} onClose={closePanel} />}
     </div>
+  );
+}
+
+/** One filter of the list: a labelled select bound to a URL parameter. */
+function FilterSelect(props: {
+  param: string;
+  label: string;
+  value: string | null;
+  options: [value: string, label: string][];
+  onChange: (param: string, value: string) => void;
+}) {
+  const id = `f-${props.param}`;
+  return (
+    <>
+      <label className="sr-only" htmlFor={id}>
+        {props.label}
+      </label>
+      <select id={id} value={props.value ?? ''} onChange={(e) => props.onChange(props.param, e.target.value)}>
+        {props.options.map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </>
   );
 }

@@ -17,20 +17,8 @@ export type NewTask = Pick<
   | 'remindAt'
   | 'reminderMode'
 >;
-export type TaskPatch = Partial<
-  Pick<
-    TaskRow,
-    | 'projectId'
-    | 'title'
-    | 'description'
-    | 'dueDate'
-    | 'priority'
-    | 'status'
-    | 'tags'
-    | 'remindAt'
-    | 'reminderMode'
-  >
->;
+/** What an update may change: everything a new task has but its id and owner. */
+export type TaskPatch = Partial<Omit<NewTask, 'id' | 'userId'>>;
 
 export const TASK_SORTS = ['created_at', 'updated_at', 'due_date', 'priority'] as const;
 export type TaskSort = (typeof TASK_SORTS)[number];
