@@ -12,11 +12,13 @@ import requestLog, { requestIdFrom } from './plugins/request-log';
 import securityPlugin from './plugins/security';
 import { registerWebApp } from './plugins/web-app';
 import adminRoutes from './routes/admin/admin.routes';
+import apiKeyRoutes from './routes/api-keys/api-key.routes';
 import authRoutes from './routes/auth/auth.routes';
 import healthRoutes from './routes/health/health.routes';
 import projectRoutes from './routes/projects/project.routes';
 import taskRoutes from './routes/tasks/task.routes';
 import userRoutes from './routes/users/user.routes';
+import webhookRoutes from './routes/webhooks/webhook.routes';
 import { API_PREFIX } from './schemas/common';
 
 export interface BuildAppOptions {
@@ -118,6 +120,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       await api.register(userRoutes, { services });
       await api.register(projectRoutes, { services });
       await api.register(taskRoutes, { services });
+      await api.register(apiKeyRoutes, { core });
+      await api.register(webhookRoutes, { core });
       await api.register(adminRoutes, { core });
     },
     { prefix: API_PREFIX },

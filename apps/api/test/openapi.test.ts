@@ -9,7 +9,11 @@ const NO_BODY = new Set([
   'post /api/v1/auth/logout',
   'post /api/v1/tasks/{id}/archive',
   'post /api/v1/tasks/{id}/unarchive',
+  'post /api/v1/webhooks/{id}/ping',
+  'post /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver',
 ]);
+/** POST routes whose body is optional (the defaults apply without one). */
+const OPTIONAL_BODY = new Set(['post /api/v1/webhooks/{id}/rotate-secret']);
 const ERROR_REF = '#/components/schemas/Error';
 
 const TASK_FIELDS = [
@@ -51,6 +55,19 @@ const EXPECTED_OPERATIONS = [
   'get /api/v1/tasks/{id}',
   'patch /api/v1/tasks/{id}',
   'delete /api/v1/tasks/{id}',
+  'post /api/v1/api-keys',
+  'get /api/v1/api-keys',
+  'delete /api/v1/api-keys/{id}',
+  'post /api/v1/webhooks',
+  'get /api/v1/webhooks',
+  'get /api/v1/webhooks/{id}',
+  'patch /api/v1/webhooks/{id}',
+  'delete /api/v1/webhooks/{id}',
+  'post /api/v1/webhooks/{id}/rotate-secret',
+  'post /api/v1/webhooks/{id}/ping',
+  'get /api/v1/webhooks/{id}/deliveries',
+  'get /api/v1/webhooks/{id}/deliveries/{delivery_id}',
+  'post /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver',
   'get /health/live',
   'get /health/ready',
 ];
@@ -196,7 +213,13 @@ describe('openapi document', () => {
       if (PUBLIC_API.has(key)) {
         expect(op.security ?? [], key).toEqual([]);
       } else {
-        expect(op.security, key).toEqual([{ bearerAuth: [] }]);
+        // A session's token always; an API key where the route names the scopes it needs.
+        expect(op.security[0], key).toEqual({ bearerAuth: [] });
+        if (op.security.length > 1) {
+          expect(op.security, key).toHaveLength(2);
+          expect(Object.keys(op.security[1]), key).toEqual(['apiKeyAuth']);
+          expect(op.description, key).toMatch(/API keys? (need|may)/);
+        } else expect(op.description ?? '', key).toMatch(/Signed-in sessions only/);
         expect(Object.keys(op.responses), key).toContain('401');
       }
     }
@@ -208,7 +231,7 @@ describe('openapi document', () => {
     for (const { key, method, op } of apiOps) {
       if (!['post', 'patch', 'put'].includes(method) || NO_BODY.has(key)) continue;
       expect(op.requestBody, key).toBeDefined();
-      expect(op.requestBody.required, key).toBe(true);
+      expect(op.requestBody.required, key).toBe(!OPTIONAL_BODY.has(key));
       const schema = deref(doc, op.requestBody.content?.['application/json']?.schema);
       expect(schema?.type, key).toBe('object');
       expect(schema.additionalProperties, key).toBe(false);

@@ -40,6 +40,8 @@ export interface Config {
   /** Deliver webhooks to loopback and private addresses (development and tests only). */
   webhookAllowPrivate: boolean;
   webhookTimeoutMs: number;
+  /** Delay before each delivery attempt (ms): the first is the initial send, the rest the retries. */
+  webhookRetrySchedule: number[];
   /** Undefined in embedded mode until the secret is loaded from DATA_DIR. */
   jwtSecret: string | undefined;
   jwtExpiresInSeconds: number;
@@ -126,6 +128,23 @@ function bool(env: Env, name: string, def: boolean): boolean {
   if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
   if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
   fail(name, 'must be true or false', raw);
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A comma-separated list of durations such as "0,5s,5m,2h" (a bare number is milliseconds). */
+function durations(env: Env, name: string, def: string): number[] {
+  const raw = str(env, name) ?? def;
+  const parts = raw.split(',').map((s) => s.trim());
+  const out = parts.map((part) => {
+    const m = /^(\d+)(ms|s|m|h|d)?$/.exec(part);
+    if (!m) fail(name, 'must be a comma-separated list of durations such as 0,5s,5m,2h', raw);
+    return Number(m[1]) * UNIT_MS[m[2] ?? 'ms']!;
+  });
+  if (out.length < 1 || out.length > 50) fail(name, 'must list 1 to 50 durations', raw);
+  if (out.some((ms) => ms > 7 * 86_400_000))
+    fail(name, 'must not wait more than 7 days between attempts', raw);
+  return out;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -216,6 +235,8 @@ export function loadConfig(env: Env = process.env): Config {
     jobPollMs: int(env, 'JOB_POLL_MS', 1000, 20, 60_000),
     webhookAllowPrivate: bool(env, 'WEBHOOK_ALLOW_PRIVATE', false),
     webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+    // The Standard Webhooks schedule: at once, then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
+    webhookRetrySchedule: durations(env, 'WEBHOOK_RETRY_SCHEDULE', '0,5s,5m,30m,2h,5h,10h,14h,20h,24h'),
     jwtSecret,
     jwtExpiresInSeconds: int(env, 'JWT_EXPIRES_IN', 86_400, 60, 31 * 86_400),
     appUrl: appUrl.replace(/\/$/, ''),

@@ -23,6 +23,7 @@ import { PasswordHasher } from './lib/password';
 import { loadOrCreateSecret } from './lib/secret';
 import { createMailer, type Mailer } from './mail/mailer';
 import { addJobGauges, createMetrics, type Metrics } from './metrics/metrics';
+import { ApiKeyRepository } from './repositories/api-key.repository';
 import { JobRepository } from './repositories/job.repository';
 import { OutboxRepository } from './repositories/outbox.repository';
 import { ProjectRepository } from './repositories/project.repository';
@@ -30,12 +31,14 @@ import { ReminderRepository } from './repositories/reminder.repository';
 import { TaskRepository } from './repositories/task.repository';
 import { UserRepository } from './repositories/user.repository';
 import { WebhookRepository } from './repositories/webhook.repository';
+import { ApiKeyService } from './services/api-key.service';
 import { AuthService } from './services/auth.service';
 import { HealthService } from './services/health.service';
 import { ProjectService } from './services/project.service';
 import { TaskService } from './services/task.service';
 import { TokenService } from './services/token.service';
 import { UserService } from './services/user.service';
+import { WebhookService } from './services/webhook.service';
 
 /** The services an entry point (API, worker, CLI) works with. */
 export interface Services {
@@ -44,6 +47,8 @@ export interface Services {
   projects: ProjectService;
   tasks: TaskService;
   health: HealthService;
+  apiKeys: ApiKeyService;
+  webhooks: WebhookService;
 }
 
 export interface Core {
@@ -118,10 +123,13 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
   const taskRepo = new TaskRepository(database.db);
   const outbox = new OutboxRepository(database.db);
 
-  const tokens = new TokenService(jwtSecretFor(config), config.jwtExpiresInSeconds);
+  const serverSecret = jwtSecretFor(config);
+  const tokens = new TokenService(serverSecret, config.jwtExpiresInSeconds);
   const hasher = new PasswordHasher(config.bcryptCost);
   const tasks = new TaskService(taskRepo, projectRepo, clock, taskCache, outbox, transaction, userRepo);
-  const auth = new AuthService(userRepo, hasher, tokens, transaction, sessions, config.adminEmails);
+  const apiKeyRepo = new ApiKeyRepository(database.db);
+  const apiKeys = new ApiKeyService(apiKeyRepo, cache, config.cacheTtlSeconds, clock, serverSecret);
+  const auth = new AuthService(userRepo, hasher, tokens, transaction, sessions, config.adminEmails, apiKeys);
 
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, dataDir: config.dataDir });
   const retry = { attempts: config.jobAttempts, backoffMs: config.jobBackoffMs };
@@ -159,16 +167,27 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       // to another worker. A live sender finishes well within it (the SMTP timeouts add up to 25 s).
       leaseMs: config.jobLockMs,
     }),
-    send_webhook: sendWebhookHandler(webhookRepo, clock, {
-      timeoutMs: config.webhookTimeoutMs,
-      allowPrivate: config.webhookAllowPrivate,
-      maxResponseBytes: 4096,
+    send_webhook: sendWebhookHandler({
+      webhooks: webhookRepo,
+      users: userRepo,
+      queue,
+      mailer,
+      clock,
+      log,
+      appUrl: config.appUrl,
+      sender: {
+        timeoutMs: config.webhookTimeoutMs,
+        allowPrivate: config.webhookAllowPrivate,
+        maxResponseBytes: 4096,
+      },
+      schedule: config.webhookRetrySchedule,
     }),
     cleanup_tasks: cleanupTasksHandler({
       tasks,
       auth,
       outbox,
       reminders: reminderRepo,
+      webhooks: webhookRepo,
       queue,
       clock,
       archiveAfterDays: config.archiveAfterDays,
@@ -192,10 +211,12 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     cacheStore,
     services: {
       auth,
-      users: new UserService(userRepo, auth, sessions, taskCache),
+      users: new UserService(userRepo, auth, sessions, taskCache, apiKeys),
       projects: new ProjectService(projectRepo, taskRepo, transaction, taskCache, outbox),
       tasks,
       health: new HealthService(database, cacheStore, log),
+      apiKeys,
+      webhooks: new WebhookService(webhookRepo, queue, clock, { allowPrivate: config.webhookAllowPrivate }),
     },
     async close() {
       await relay.stop();

@@ -7,7 +7,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Job queues: counts per state, backlog of the outbox, recent failures */
+        /**
+         * Job queues: counts per state, backlog of the outbox, recent failures
+         * @description Signed-in sessions only: API keys get 403.
+         *
+         *     Signed-in sessions only: API keys get 403.
+         */
         get: {
             parameters: {
                 query?: {
@@ -78,7 +83,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Run a failed job again, with fresh attempts */
+        /**
+         * Run a failed job again, with fresh attempts
+         * @description Signed-in sessions only: API keys get 403.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -141,6 +149,242 @@ export interface paths {
             };
         };
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your API keys
+         * @description Newest first; revoked keys are gone, expired ones say so.
+         *
+         *     Signed-in sessions only: API keys get 403.
+         *
+         *     Signed-in sessions only: API keys get 403.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    order?: "asc" | "desc";
+                    page?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["ApiKey"][];
+                            meta: {
+                                limit: number;
+                                page: number;
+                                total: number;
+                                total_pages: number;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create an API key
+         * @description The key is in the answer, once: only its hash is stored.
+         *
+         *     Signed-in sessions only: API keys get 403.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        expires_at?: string | null;
+                        /** @description What the key is for; 1 to 100 characters */
+                        name: string;
+                        scopes: ("tasks:read" | "tasks:write" | "projects:read" | "projects:write" | "webhooks:manage" | "reports:read")[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["CreatedApiKey"];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (CONFLICT) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/api-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description Refused everywhere at once, from the next request.
+         *
+         *     Signed-in sessions only: API keys get 403.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID (v7, time-ordered) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not yours (NOT_FOUND) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -229,7 +473,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revoke the token used for this request, for good */
+        /**
+         * Revoke the token used for this request, for good
+         * @description Signed-in sessions only: API keys get 403.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -352,7 +599,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your projects */
+        /**
+         * Your projects
+         * @description API keys need the scope `projects:read`.
+         *
+         *     API keys need the scope `projects:read`.
+         */
         get: {
             parameters: {
                 query?: {
@@ -407,7 +659,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create a project */
+        /**
+         * Create a project
+         * @description API keys need the scope `projects:write`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -471,7 +726,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One project */
+        /**
+         * One project
+         * @description API keys need the scope `projects:read`.
+         *
+         *     API keys need the scope `projects:read`.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -531,6 +791,8 @@ export interface paths {
         /**
          * Delete a project
          * @description Its tasks are kept and move to no project (project_id becomes null).
+         *
+         *     API keys need the scope `projects:write`.
          */
         delete: {
             parameters: {
@@ -582,7 +844,10 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Change a project */
+        /**
+         * Change a project
+         * @description API keys need the scope `projects:write`.
+         */
         patch: {
             parameters: {
                 query?: never;
@@ -657,6 +922,10 @@ export interface paths {
         /**
          * A project's tasks
          * @description Takes the filters of GET /tasks, except project_id.
+         *
+         *     API keys need the scope `projects:read` and `tasks:read`.
+         *
+         *     API keys need the scope `projects:read` and `tasks:read`.
          */
         get: {
             parameters: {
@@ -756,7 +1025,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your tasks, filtered, sorted and paged */
+        /**
+         * Your tasks, filtered, sorted and paged
+         * @description API keys need the scope `tasks:read`.
+         *
+         *     API keys need the scope `tasks:read`.
+         */
         get: {
             parameters: {
                 query?: {
@@ -831,7 +1105,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create a task */
+        /**
+         * Create a task
+         * @description API keys need the scope `tasks:write`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -910,7 +1187,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One task */
+        /**
+         * One task
+         * @description API keys need the scope `tasks:read`.
+         *
+         *     API keys need the scope `tasks:read`.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -967,7 +1249,10 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        /** Delete a task */
+        /**
+         * Delete a task
+         * @description API keys need the scope `tasks:write`.
+         */
         delete: {
             parameters: {
                 query?: never;
@@ -1021,6 +1306,8 @@ export interface paths {
         /**
          * Change some fields of a task
          * @description Setting status to done sets completed_at; reopening clears it. Every change increments version.
+         *
+         *     API keys need the scope `tasks:write`.
          */
         patch: {
             parameters: {
@@ -1115,7 +1402,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Archive a task: hidden from lists unless asked for */
+        /**
+         * Archive a task: hidden from lists unless asked for
+         * @description API keys need the scope `tasks:write`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -1185,7 +1475,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Restore an archived task */
+        /**
+         * Restore an archived task
+         * @description API keys need the scope `tasks:write`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -1253,7 +1546,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** All users (admins only) */
+        /**
+         * All users (admins only)
+         * @description Signed-in sessions only: API keys get 403.
+         *
+         *     Signed-in sessions only: API keys get 403.
+         */
         get: {
             parameters: {
                 query?: {
@@ -1329,7 +1627,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your profile */
+        /**
+         * Your profile
+         * @description Any API key may call this.
+         *
+         *     Any API key may call this.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -1368,6 +1671,8 @@ export interface paths {
         /**
          * Delete your account and all its data
          * @description Needs your current password. Projects and tasks are deleted with the account.
+         *
+         *     Signed-in sessions only: API keys get 403.
          */
         delete: {
             parameters: {
@@ -1414,7 +1719,10 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Change your name or time zone */
+        /**
+         * Change your name or time zone
+         * @description Signed-in sessions only: API keys get 403.
+         */
         patch: {
             parameters: {
                 query?: never;
@@ -1479,6 +1787,8 @@ export interface paths {
         /**
          * Change your password
          * @description Needs the current password. Signs out every session, including this one, and returns a new token.
+         *
+         *     Signed-in sessions only: API keys get 403.
          */
         put: {
             parameters: {
@@ -1531,6 +1841,837 @@ export interface paths {
             };
         };
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your webhooks
+         * @description API keys need the scope `webhooks:manage`.
+         *
+         *     API keys need the scope `webhooks:manage`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    order?: "asc" | "desc";
+                    page?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["Webhook"][];
+                            meta: {
+                                limit: number;
+                                page: number;
+                                total: number;
+                                total_pages: number;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Register a webhook
+         * @description The answer holds the signing secret, once (rotate it to get a new one). URLs that reach this host or a private network are refused.
+         *
+         *     API keys need the scope `webhooks:manage`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default true */
+                        active?: boolean;
+                        description?: string | null;
+                        events: ("task.created" | "task.updated" | "task.completed" | "task.deleted" | "project.created" | "project.updated" | "project.deleted" | "ping")[];
+                        /** @description http(s) URL that receives the events */
+                        url: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["WebhookWithSecret"];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (CONFLICT) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One webhook
+         * @description API keys need the scope `webhooks:manage`.
+         *
+         *     API keys need the scope `webhooks:manage`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID (v7, time-ordered) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["Webhook"];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not yours (NOT_FOUND) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook
+         * @description With its delivery log; retries in flight are dropped.
+         *
+         *     API keys need the scope `webhooks:manage`.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID (v7, time-ordered) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not yours (NOT_FOUND) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook
+         * @description `active: true` turns a webhook that Taskman disabled back on.
+         *
+         *     API keys need the scope `webhooks:manage`.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID (v7, time-ordered) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description true turns a disabled webhook back on */
+                        active?: boolean;
+                        description?: string | null;
+                        events?: ("task.created" | "task.updated" | "task.completed" | "task.deleted" | "project.created" | "project.updated" | "project.deleted" | "ping")[];
+                        /** @description http(s) URL that receives the events */
+                        url?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["Webhook"];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not yours (NOT_FOUND) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook's delivery log
+         * @description Newest first; kept 30 days.
+         *
+         *     API keys need the scope `webhooks:manage`.
+         *
+         *     API keys need the scope `webhooks:manage`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    event_type?: string;
+                    limit?: number;
+                    order?: "asc" | "desc";
+                    page?: number;
+                    state?: "pending" | "succeeded" | "failed";
+                };
+                header?: never;
+                path: {
+                    /** @description A UUID (v7, time-ordered) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["WebhookDelivery"][];
+                            meta: {
+                                limit: number;
+                                page: number;
+                                total: number;
+                                total_pages: number;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not yours (NOT_FOUND) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One delivery, with the body sent and the response
+         * @description API keys need the scope `webhooks:manage`.
+         *
+         *     API keys need the scope `webhooks:manage`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID (v7, time-ordered) */
+                    delivery_id: string;
+                    /** @description A UUID (v7, time-ordered) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["WebhookDeliveryDetail"];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not yours (NOT_FOUND) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again
+         * @description Once, now, with the same body and webhook-id (receivers that drop repeats will drop it), even to a disabled webhook.
+         *
+         *     API keys need the scope `webhooks:manage`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID (v7, time-ordered) */
+                    delivery_id: string;
+                    /** @description A UUID (v7, time-ordered) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["WebhookDelivery"];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not yours (NOT_FOUND) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a ping event
+         * @description Sent once, now, even to a disabled webhook: watch its delivery for the result.
+         *
+         *     API keys need the scope `webhooks:manage`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID (v7, time-ordered) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["WebhookDelivery"];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not yours (NOT_FOUND) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the signing secret
+         * @description Returns the new secret. Deliveries carry a signature with each secret (space-separated) until `previous_secret_hours` (default 24) have passed.
+         *
+         *     API keys need the scope `webhooks:manage`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID (v7, time-ordered) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description How long the old secret keeps signing alongside the new one (0: stop at once)
+                         * @default 24
+                         */
+                        previous_secret_hours?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["WebhookWithSecret"];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not yours (NOT_FOUND) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -1670,6 +2811,48 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ApiKey */
+        ApiKey: {
+            /**
+             * Format: date-time
+             * @description ISO 8601 with offset
+             */
+            created_at: string;
+            expired: boolean;
+            expires_at: string | null;
+            /**
+             * Format: uuid
+             * @description A UUID (v7, time-ordered)
+             */
+            id: string;
+            last_used_at: string | null;
+            name: string;
+            /** @description The start of the key, to tell keys apart (the key itself is never shown again) */
+            prefix: string;
+            scopes: ("tasks:read" | "tasks:write" | "projects:read" | "projects:write" | "webhooks:manage" | "reports:read")[];
+        };
+        /** CreatedApiKey */
+        CreatedApiKey: {
+            /**
+             * Format: date-time
+             * @description ISO 8601 with offset
+             */
+            created_at: string;
+            expired: boolean;
+            expires_at: string | null;
+            /**
+             * Format: uuid
+             * @description A UUID (v7, time-ordered)
+             */
+            id: string;
+            /** @description The key: shown once, here. Send it as Authorization: Bearer <key>. */
+            key: string;
+            last_used_at: string | null;
+            name: string;
+            /** @description The start of the key, to tell keys apart (the key itself is never shown again) */
+            prefix: string;
+            scopes: ("tasks:read" | "tasks:write" | "projects:read" | "projects:write" | "webhooks:manage" | "reports:read")[];
+        };
         /** Error */
         Error: {
             error: {
@@ -1816,6 +2999,121 @@ export interface components {
              * @description ISO 8601 with offset
              */
             updated_at: string;
+        };
+        /** Webhook */
+        Webhook: {
+            active: boolean;
+            /**
+             * Format: date-time
+             * @description ISO 8601 with offset
+             */
+            created_at: string;
+            description: string | null;
+            disabled_reason: string | null;
+            events: ("task.created" | "task.updated" | "task.completed" | "task.deleted" | "project.created" | "project.updated" | "project.deleted" | "ping")[];
+            /**
+             * Format: uuid
+             * @description A UUID (v7, time-ordered)
+             */
+            id: string;
+            previous_secret_expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 with offset
+             */
+            updated_at: string;
+            /** Format: uri */
+            url: string;
+        };
+        /** WebhookDelivery */
+        WebhookDelivery: {
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description ISO 8601 with offset
+             */
+            created_at: string;
+            duration_ms: number | null;
+            error: string | null;
+            /**
+             * Format: uuid
+             * @description A UUID (v7, time-ordered)
+             */
+            event_id: string;
+            event_type: string;
+            /**
+             * Format: uuid
+             * @description A UUID (v7, time-ordered)
+             */
+            id: string;
+            last_attempt_at: string | null;
+            next_attempt_at: string | null;
+            response_status: number | null;
+            /**
+             * @description pending (being sent or waiting for a retry), succeeded, failed (gave up)
+             * @enum {string}
+             */
+            state: "pending" | "succeeded" | "failed";
+        };
+        /** WebhookDeliveryDetail */
+        WebhookDeliveryDetail: {
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description ISO 8601 with offset
+             */
+            created_at: string;
+            duration_ms: number | null;
+            error: string | null;
+            /**
+             * Format: uuid
+             * @description A UUID (v7, time-ordered)
+             */
+            event_id: string;
+            event_type: string;
+            /**
+             * Format: uuid
+             * @description A UUID (v7, time-ordered)
+             */
+            id: string;
+            last_attempt_at: string | null;
+            next_attempt_at: string | null;
+            /** @description The exact JSON body sent (what the signature covers) */
+            request_body: string;
+            response_body: string | null;
+            response_status: number | null;
+            /**
+             * @description pending (being sent or waiting for a retry), succeeded, failed (gave up)
+             * @enum {string}
+             */
+            state: "pending" | "succeeded" | "failed";
+        };
+        /** WebhookWithSecret */
+        WebhookWithSecret: {
+            active: boolean;
+            /**
+             * Format: date-time
+             * @description ISO 8601 with offset
+             */
+            created_at: string;
+            description: string | null;
+            disabled_reason: string | null;
+            events: ("task.created" | "task.updated" | "task.completed" | "task.deleted" | "project.created" | "project.updated" | "project.deleted" | "ping")[];
+            /**
+             * Format: uuid
+             * @description A UUID (v7, time-ordered)
+             */
+            id: string;
+            previous_secret_expires_at: string | null;
+            /** @description The Standard Webhooks signing secret ("whsec_" + base64): shown on creation and rotation only */
+            secret: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 with offset
+             */
+            updated_at: string;
+            /** Format: uri */
+            url: string;
         };
     };
     responses: never;

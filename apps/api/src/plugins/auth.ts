@@ -1,8 +1,26 @@
-import { ForbiddenError, ipAllowlist, type Principal, type Services, UnauthorizedError } from '@taskman/core';
+import {
+  type ApiKeyScope,
+  ForbiddenError,
+  hasScope,
+  ipAllowlist,
+  type Principal,
+  type Services,
+  UnauthorizedError,
+} from '@taskman/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
+/**
+ * What an API key needs to call a route: a scope (or several, all needed), or 'any' (any valid
+ * key). A route without one is for signed-in sessions only (keys get 403): managing keys, the
+ * password, the account, admin operations.
+ */
+export type RouteScope = ApiKeyScope | ApiKeyScope[] | 'any';
+
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    scope?: RouteScope;
+  }
   interface FastifyRequest {
     /** Set by `app.authenticate` on routes that require a signed-in caller. */
     principal: Principal | null;
@@ -31,6 +49,15 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
+/** Refuses an API key that lacks what the route needs (a session may do anything its user may). */
+export function checkScope(principal: Principal, needed: RouteScope | undefined): void {
+  if (!principal.scopes) return;
+  if (needed === undefined) throw new ForbiddenError('API keys cannot be used here: sign in to do this');
+  if (needed === 'any') return;
+  const missing = (Array.isArray(needed) ? needed : [needed]).filter((s) => !hasScope(principal.scopes!, s));
+  if (missing.length) throw new ForbiddenError(`This API key lacks the scope ${missing.join(' and ')}`);
+}
+
 /** The auth checker of the brief's gateway: verifies the token and that it is still valid. */
 export default fp(async function auth(
   app: FastifyInstance,
@@ -56,6 +83,23 @@ export default fp(async function auth(
       if (err instanceof UnauthorizedError) reply.header('www-authenticate', 'Bearer error="invalid_token"');
       throw err;
     }
+    checkScope(request.principal, request.routeOptions.config.scope);
+  });
+
+  // The document says which scope a key needs on each route, and that the other routes take none.
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as { security?: unknown; description?: string } | undefined;
+    if (!schema?.security) return;
+    const scope = route.config?.scope;
+    const scopes = scope === undefined ? undefined : scope === 'any' ? [] : [scope].flat();
+    schema.security = scopes ? [{ bearerAuth: [] }, { apiKeyAuth: scopes }] : [{ bearerAuth: [] }];
+    const note =
+      scopes === undefined
+        ? 'Signed-in sessions only: API keys get 403.'
+        : scopes.length
+          ? `API keys need the scope ${scopes.map((s) => `\`${s}\``).join(' and ')}.`
+          : 'Any API key may call this.';
+    schema.description = schema.description ? `${schema.description}\n\n${note}` : note;
   });
 
   const checkAddress = (request: FastifyRequest) => {
@@ -66,7 +110,9 @@ export default fp(async function auth(
   // password get the same answer.
   app.decorate('requireAdminAddress', async (request: FastifyRequest) => checkAddress(request));
   app.decorate('requireAdmin', async (request: FastifyRequest) => {
-    if (principalOf(request).role !== 'admin') throw new ForbiddenError('This needs an admin account');
+    const principal = principalOf(request);
+    if (principal.scopes) throw new ForbiddenError('API keys cannot be used for admin operations');
+    if (principal.role !== 'admin') throw new ForbiddenError('This needs an admin account');
     checkAddress(request);
   });
 });

@@ -3,11 +3,21 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { JobsOverview } from '../routes/admin/admin.schema';
+import { ApiKey, CreatedApiKey } from '../routes/api-keys/api-key.schema';
 import { Session } from '../routes/auth/auth.schema';
 import { Project } from '../routes/projects/project.schema';
 import { Task } from '../routes/tasks/task.schema';
 import { User } from '../routes/users/user.schema';
+import {
+  Webhook,
+  WebhookDelivery,
+  WebhookDeliveryDetail,
+  WebhookWithSecret,
+} from '../routes/webhooks/webhook.schema';
 import { ErrorBody } from '../schemas/common';
+
+/** Operations whose JSON body is optional (path as in the document, method). */
+const OPTIONAL_BODY: [string, string][] = [['/api/v1/webhooks/{id}/rotate-secret', 'post']];
 
 /**
  * The OpenAPI 3.1 document, generated from the same TypeBox schemas that validate requests and
@@ -15,7 +25,21 @@ import { ErrorBody } from '../schemas/common';
  */
 export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: string }) {
   // Named schemas: components of the document, referenced by the routes (see `ref`).
-  for (const schema of [ErrorBody, User, Session, Project, Task, JobsOverview]) app.addSchema(schema);
+  for (const schema of [
+    ErrorBody,
+    User,
+    Session,
+    Project,
+    Task,
+    JobsOverview,
+    ApiKey,
+    CreatedApiKey,
+    Webhook,
+    WebhookWithSecret,
+    WebhookDelivery,
+    WebhookDeliveryDetail,
+  ])
+    app.addSchema(schema);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -32,6 +56,12 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
         { name: 'users', description: 'Your account' },
         { name: 'projects', description: 'Projects group tasks' },
         { name: 'tasks', description: 'Tasks' },
+        { name: 'api-keys', description: 'Personal access tokens with scopes, for scripts and integrations' },
+        {
+          name: 'webhooks',
+          description:
+            'Signed event deliveries (Standard Webhooks): task.created, task.updated, task.completed, task.deleted, project.created, project.updated, project.deleted, ping',
+        },
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'admin', description: 'Operations, for admins (and from ADMIN_IP_ALLOWLIST when set)' },
       ],
@@ -43,8 +73,26 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
             bearerFormat: 'JWT',
             description: 'A token from /auth/login',
           },
+          apiKeyAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'tm_…',
+            description:
+              'An API key from POST /api-keys, in the same Authorization: Bearer header. Each route lists the scopes a key needs.',
+          },
         },
       },
+    },
+    // A body that may be left out (the defaults apply): the document must not say it is required.
+    transformObject: (documentObject) => {
+      const doc = (documentObject as { openapiObject: Record<string, unknown> }).openapiObject as {
+        paths?: Record<string, Record<string, { requestBody?: { required?: boolean } }>>;
+      };
+      for (const [path, method] of OPTIONAL_BODY) {
+        const body = doc.paths?.[path]?.[method]?.requestBody;
+        if (body) body.required = false;
+      }
+      return doc;
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });

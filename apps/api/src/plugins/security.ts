@@ -88,8 +88,8 @@ export default fp(async function security(app: FastifyInstance, opts: { core: Co
     app.rateLimit({
       keyGenerator: (request) => {
         const token = bearerToken(request.headers.authorization);
-        const userId = token ? services.auth.tokenSubject(token) : undefined;
-        return userId ? `user:${userId}` : `ip:${request.ip}`;
+        const subject = token ? services.auth.tokenSubject(token) : undefined;
+        return subject ?? `ip:${request.ip}`;
       },
     }),
   );

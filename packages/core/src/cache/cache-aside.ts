@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics/metrics';
 import { cacheEpochKey } from './cache.keys';
 import type { CacheStore, Slot } from './cache.store';
 
-export type CacheName = 'task' | 'task_list' | 'project_tasks' | 'session';
+export type CacheName = 'task' | 'task_list' | 'project_tasks' | 'session' | 'api_key';
 
 /** Turns a value into JSON-ready data and back (e.g. reviving dates). */
 export interface Codec<T> {

@@ -40,3 +40,9 @@ export function queryHash(query: Record<string, unknown>): string {
   );
   return createHash('sha1').update(canonical).digest('hex').slice(0, 16);
 }
+
+/** What the auth checker knows about an API key, by the key's SHA-256. */
+export const apiKeyKey = (keyHash: string) => `apikey:${keyHash}`;
+
+/** Bumped when the key is revoked: its cached state is stale. */
+export const apiKeyGenerationKey = (keyHash: string) => `apikey:${keyHash}:gen`;

@@ -218,6 +218,11 @@ export const webhooks = pgTable(
     active: boolean('active').notNull().default(true),
     /** Why it was switched off by the system (410 Gone, retries exhausted), if it was. */
     disabledReason: text('disabled_reason'),
+    /** An optional label shown in lists ("Zapier", "CI"). */
+    description: text('description'),
+    /** After a rotation, the old secret also signs deliveries until it expires (zero-downtime rotation). */
+    previousSecret: text('previous_secret'),
+    previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true }),
     ...timestamps,
   },
   (t) => [
@@ -252,16 +257,61 @@ export const webhookDeliveries = pgTable(
     responseStatus: integer('response_status'),
     durationMs: integer('duration_ms'),
     error: text('error'),
+    /** The start of the last response's body (a few KiB at most), for the delivery log. */
+    responseBody: text('response_body'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     lastAttemptAt: timestamp('last_attempt_at', { withTimezone: true }),
+    /** When the next automatic attempt is due; null when none is scheduled. */
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
   },
   (t) => [
     uniqueIndex('webhook_deliveries_event_key').on(t.webhookId, t.eventId),
     index('webhook_deliveries_webhook_created_idx').on(t.webhookId, t.createdAt),
+    // The daily purge of deliveries older than the retention.
+    index('webhook_deliveries_created_idx').on(t.createdAt),
   ],
 );
 
 export type WebhookRow = typeof webhooks.$inferSelect;
+
+/** What an API key may do; `*:write` includes `*:read` of the same resource. */
+export const API_KEY_SCOPES = [
+  'tasks:read',
+  'tasks:write',
+  'projects:read',
+  'projects:write',
+  'webhooks:manage',
+  'reports:read',
+] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+/**
+ * Personal access tokens for scripts and integrations. Only a SHA-256 of the key is stored: the
+ * key is 192 random bits, so a fast hash is as safe as a slow one and costs nothing per request.
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** The start of the key ("tm_" and a few characters), shown in lists to tell keys apart. */
+    prefix: text('prefix').notNull(),
+    keyHash: text('key_hash').notNull(),
+    scopes: text('scopes').array().notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('api_keys_hash_key').on(t.keyHash),
+    index('api_keys_user_idx').on(t.userId, t.createdAt),
+  ],
+);
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 
 export const JOB_STATES = ['waiting', 'active', 'completed', 'failed'] as const;

@@ -7,8 +7,12 @@
 export interface JobPayloads {
   /** Email the owner of a task its reminder for `remindAt` (ISO 8601), unless it no longer applies. */
   send_reminder: { taskId: string; remindAt: string };
-  /** Deliver one event to one webhook (the delivery row holds the body, the webhook the URL and secret). */
-  send_webhook: { deliveryId: string };
+  /**
+   * One attempt to deliver an event to a webhook (the delivery row holds the body, the webhook the
+   * URL and secret). `attempt` counts from 1 along WEBHOOK_RETRY_SCHEDULE; a `manual` attempt (a
+   * ping or a redelivery) is made once, even to a disabled webhook, and schedules no retries.
+   */
+  send_webhook: { deliveryId: string; attempt?: number; manual?: boolean };
   /** Archive tasks completed more than `olderThanDays` (default ARCHIVE_AFTER_DAYS) days ago, and tidy up. */
   cleanup_tasks: { olderThanDays?: number };
 }

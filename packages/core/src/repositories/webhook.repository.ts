@@ -1,7 +1,25 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, count, desc, eq, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client';
 import { type WebhookDeliveryRow, type WebhookRow, webhookDeliveries, webhooks } from '../db/schema';
 import { newId } from '../lib/ids';
+import { offsetOf, type Page, type PageRequest } from './pagination';
+
+export type WebhookPatch = Partial<Pick<WebhookRow, 'url' | 'events' | 'active' | 'description'>>;
+
+export interface DeliveryFilter {
+  state?: WebhookDeliveryRow['state'] | undefined;
+  eventType?: string | undefined;
+}
+
+export interface AttemptOutcome {
+  state: WebhookDeliveryRow['state'];
+  status: number | null;
+  durationMs: number;
+  error: string | null;
+  responseBody?: string | null;
+  /** When the next automatic attempt is due (null: none). */
+  nextAttemptAt?: Date | null;
+}
 
 export interface NewDelivery {
   webhookId: string;
@@ -19,12 +37,139 @@ export class WebhookRepository {
     return new WebhookRepository(tx);
   }
 
-  async insert(row: Pick<WebhookRow, 'userId' | 'url' | 'events' | 'secret'>): Promise<WebhookRow> {
+  async insert(
+    row: Pick<WebhookRow, 'userId' | 'url' | 'events' | 'secret'> &
+      Partial<Pick<WebhookRow, 'active' | 'description'>>,
+  ): Promise<WebhookRow> {
     const [created] = await this.db
       .insert(webhooks)
       .values({ id: newId(), ...row })
       .returning();
     return created!;
+  }
+
+  async list(userId: string, page: PageRequest): Promise<Page<WebhookRow>> {
+    const where = eq(webhooks.userId, userId);
+    const [items, [total]] = await Promise.all([
+      this.db
+        .select()
+        .from(webhooks)
+        .where(where)
+        .orderBy(desc(webhooks.createdAt), desc(webhooks.id))
+        .limit(page.limit)
+        .offset(offsetOf(page)),
+      this.db.select({ n: count() }).from(webhooks).where(where),
+    ]);
+    return { items, total: total?.n ?? 0 };
+  }
+
+  async count(userId: string): Promise<number> {
+    const [row] = await this.db.select({ n: count() }).from(webhooks).where(eq(webhooks.userId, userId));
+    return row?.n ?? 0;
+  }
+
+  async find(userId: string, id: string): Promise<WebhookRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(webhooks)
+      .where(and(eq(webhooks.id, id), eq(webhooks.userId, userId)));
+    return row;
+  }
+
+  /** Turning a webhook on again clears why it was switched off. */
+  async update(userId: string, id: string, patch: WebhookPatch): Promise<WebhookRow | undefined> {
+    const [row] = await this.db
+      .update(webhooks)
+      .set({
+        ...patch,
+        ...(patch.active === true ? { disabledReason: null } : {}),
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(webhooks.id, id), eq(webhooks.userId, userId)))
+      .returning();
+    return row;
+  }
+
+  async delete(userId: string, id: string): Promise<boolean> {
+    const rows = await this.db
+      .delete(webhooks)
+      .where(and(eq(webhooks.id, id), eq(webhooks.userId, userId)))
+      .returning({ id: webhooks.id });
+    return rows.length > 0;
+  }
+
+  /** A new secret; the current one becomes the previous one and keeps signing until `previousUntil`. */
+  async rotateSecret(
+    userId: string,
+    id: string,
+    secret: string,
+    previousUntil: Date | null,
+  ): Promise<WebhookRow | undefined> {
+    const [row] = await this.db
+      .update(webhooks)
+      .set({
+        secret,
+        previousSecret: previousUntil ? sql`${webhooks.secret}` : null,
+        previousSecretExpiresAt: previousUntil,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(webhooks.id, id), eq(webhooks.userId, userId)))
+      .returning();
+    return row;
+  }
+
+  async deliveries(
+    userId: string,
+    webhookId: string,
+    filter: DeliveryFilter,
+    page: PageRequest,
+  ): Promise<Page<WebhookDeliveryRow>> {
+    const conditions: SQL[] = [
+      eq(webhookDeliveries.webhookId, webhookId),
+      eq(webhookDeliveries.userId, userId),
+    ];
+    if (filter.state) conditions.push(eq(webhookDeliveries.state, filter.state));
+    if (filter.eventType) conditions.push(eq(webhookDeliveries.eventType, filter.eventType));
+    const where = and(...conditions);
+    const [items, [total]] = await Promise.all([
+      this.db
+        .select()
+        .from(webhookDeliveries)
+        .where(where)
+        .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+        .limit(page.limit)
+        .offset(offsetOf(page)),
+      this.db.select({ n: count() }).from(webhookDeliveries).where(where),
+    ]);
+    return { items, total: total?.n ?? 0 };
+  }
+
+  async delivery(userId: string, webhookId: string, id: string): Promise<WebhookDeliveryRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(webhookDeliveries)
+      .where(
+        and(
+          eq(webhookDeliveries.id, id),
+          eq(webhookDeliveries.webhookId, webhookId),
+          eq(webhookDeliveries.userId, userId),
+        ),
+      );
+    return row;
+  }
+
+  /** A redelivery is on its way: the log shows the delivery pending until it has been made. */
+  async markRedelivering(id: string): Promise<void> {
+    await this.db.update(webhookDeliveries).set({ state: 'pending' }).where(eq(webhookDeliveries.id, id));
+  }
+
+  /** Forgets deliveries created before `before` (the log keeps 30 days); returns how many. */
+  async purgeDeliveriesBefore(before: Date): Promise<number> {
+    const rows = await this.db
+      .delete(webhookDeliveries)
+      .where(lt(webhookDeliveries.createdAt, before))
+      .returning({ id: webhookDeliveries.id });
+    return rows.length;
   }
 
   /** The active webhooks of these users (the relay's fan-out of a batch of events). */
@@ -61,16 +206,7 @@ export class WebhookRepository {
     return row;
   }
 
-  async recordAttempt(
-    id: string,
-    outcome: {
-      state: WebhookDeliveryRow['state'];
-      status: number | null;
-      durationMs: number;
-      error: string | null;
-    },
-    at: Date,
-  ): Promise<void> {
+  async recordAttempt(id: string, outcome: AttemptOutcome, at: Date): Promise<void> {
     await this.db
       .update(webhookDeliveries)
       .set({
@@ -78,16 +214,21 @@ export class WebhookRepository {
         responseStatus: outcome.status,
         durationMs: outcome.durationMs,
         error: outcome.error,
+        responseBody: outcome.responseBody ?? null,
+        nextAttemptAt: outcome.nextAttemptAt ?? null,
         attempts: sql`${webhookDeliveries.attempts} + 1`,
         lastAttemptAt: at,
       })
       .where(eq(webhookDeliveries.id, id));
   }
 
-  async disable(id: string, reason: string): Promise<void> {
-    await this.db
+  /** Switches a webhook off; true if this call did it (it was on), so its owner is told once. */
+  async disable(id: string, reason: string): Promise<boolean> {
+    const rows = await this.db
       .update(webhooks)
       .set({ active: false, disabledReason: reason, updatedAt: sql`now()` })
-      .where(eq(webhooks.id, id));
+      .where(and(eq(webhooks.id, id), eq(webhooks.active, true)))
+      .returning({ id: webhooks.id });
+    return rows.length > 0;
   }
 }

@@ -8,6 +8,7 @@ import type { PasswordHasher } from '../lib/password';
 import { charLength } from '../lib/text';
 import { canonicalTimeZone, isValidTimeZone } from '../lib/timezone';
 import type { UserRepository } from '../repositories/user.repository';
+import { type ApiKeyService, isApiKey } from './api-key.service';
 import type { TokenClaims, TokenService } from './token.service';
 
 export interface RegisterInput {
@@ -27,8 +28,13 @@ export interface Session {
 export interface Principal {
   userId: string;
   role: Role;
+  /** The JWT's id, or the API key's id. */
   tokenId: string;
   tokenExpiresAt: Date;
+  /** An API key's scopes; null for a signed-in session, which may do everything its user may. */
+  scopes: readonly string[] | null;
+  /** The API key used, if the caller used one. */
+  apiKeyId: string | null;
 }
 
 const INVALID_CREDENTIALS = 'Invalid email or password';
@@ -59,6 +65,7 @@ export class AuthService {
     private readonly transaction: TransactionRunner,
     private readonly sessions: SessionCache,
     private readonly adminEmails: readonly string[],
+    private readonly apiKeys: ApiKeyService,
   ) {}
 
   /** Creates an account and signs it in. The first account, and ADMIN_EMAILS, become admins. */
@@ -105,17 +112,22 @@ export class AuthService {
     return this.users.purgeExpiredRevocations(now);
   }
 
-  /** The user id of a correctly signed, unexpired token, without the database (rate-limit keys). */
+  /**
+   * Who a bearer token speaks for, without the database (the rate limiter's key): `user:<id>` for a
+   * correctly signed, unexpired token, `key:<hash>` for a well-formed API key, else undefined.
+   */
   tokenSubject(token: string): string | undefined {
+    if (isApiKey(token)) return this.apiKeys.rateLimitSubject(token);
     try {
-      return this.tokens.verify(token).sub;
+      return `user:${this.tokens.verify(token).sub}`;
     } catch {
       return undefined;
     }
   }
 
-  /** Verifies a bearer token and that its user still exists and has not revoked it. */
+  /** Verifies a bearer token (a session's JWT or an API key) and that it is still valid. */
   async authenticate(token: string): Promise<Principal> {
+    if (isApiKey(token)) return this.apiKeys.authenticate(token);
     const claims: TokenClaims = this.tokens.verify(token);
     const state = await this.sessions.state(claims.sub, claims.jti, () =>
       this.users.findAuthState(claims.sub, claims.jti),
@@ -128,6 +140,8 @@ export class AuthService {
       role: state.role,
       tokenId: claims.jti,
       tokenExpiresAt: new Date(claims.exp * 1000),
+      scopes: null,
+      apiKeyId: null,
     };
   }
 

@@ -4,6 +4,7 @@ import type { UserRow } from '../db/schema';
 import { NotFoundError } from '../errors';
 import type { Page, PageRequest } from '../repositories/pagination';
 import type { UserPatch, UserRepository } from '../repositories/user.repository';
+import type { ApiKeyService } from './api-key.service';
 import { type AuthService, assertTimeZone, normaliseName } from './auth.service';
 
 export interface ProfilePatch {
@@ -20,6 +21,7 @@ export class UserService {
     private readonly auth: AuthService,
     private readonly sessions: SessionCache,
     private readonly taskCache: TaskCache,
+    private readonly apiKeys: ApiKeyService,
   ) {}
 
   async getProfile(userId: string): Promise<UserRow> {
@@ -47,7 +49,12 @@ export class UserService {
   /** Deletes the account and all its data, after checking the password. */
   async deleteAccount(userId: string, password: string): Promise<void> {
     await this.auth.confirmPassword(userId, password);
+    const keyHashes = await this.apiKeys.keyHashesOf(userId);
     if (!(await this.users.delete(userId))) throw new NotFoundError('User');
-    await Promise.all([this.sessions.invalidateUser(userId), this.taskCache.invalidateTasks(userId)]);
+    await Promise.all([
+      this.sessions.invalidateUser(userId),
+      this.taskCache.invalidateTasks(userId),
+      this.apiKeys.forgetCached(keyHashes),
+    ]);
   }
 }

@@ -1,5 +1,4 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import type { OutboxEventRow } from '../db/schema';
 
 /** A new signing secret: "whsec_" and 32 random bytes in base64, as Standard Webhooks defines it. */
 export function newWebhookSecret(): string {
@@ -32,7 +31,12 @@ function toWire(value: unknown): unknown {
 }
 
 /** The JSON body of a webhook delivery: {id, type, created_at, data}. */
-export function webhookBody(event: Pick<OutboxEventRow, 'id' | 'type' | 'createdAt' | 'payload'>): string {
+export function webhookBody(event: {
+  id: string;
+  type: string;
+  createdAt: Date | string;
+  payload: unknown;
+}): string {
   return JSON.stringify({
     id: event.id,
     type: event.type,

@@ -7,6 +7,8 @@ export interface SendResult {
   status: number | null;
   durationMs: number;
   error: string | null;
+  /** The start of the response body (at most maxResponseBytes), as text. */
+  body: string | null;
 }
 
 export interface SenderOptions {
@@ -39,11 +41,12 @@ export function urlProblem(raw: string, allowPrivate: boolean): string | undefin
 /**
  * POSTs a signed body: Standard Webhooks headers, a hard timeout, no redirects followed, at most
  * maxResponseBytes of the answer read, and the connection refused when the name resolves to a
- * forbidden address (unless allowPrivate).
+ * forbidden address (unless allowPrivate). With several secrets (during a rotation) the signature
+ * header carries one signature per secret, space-separated, as the specification allows.
  */
 export function sendWebhook(
   url: string,
-  secret: string,
+  secrets: readonly string[],
   messageId: string,
   body: string,
   now: Date,
@@ -52,7 +55,7 @@ export function sendWebhook(
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const problem = urlProblem(url, opts.allowPrivate);
-  if (problem) return Promise.resolve({ status: null, durationMs: 0, error: `URL ${problem}` });
+  if (problem) return Promise.resolve({ status: null, durationMs: 0, error: `URL ${problem}`, body: null });
   const timestamp = Math.floor(now.getTime() / 1000);
   const target = new URL(url);
   const client = target.protocol === 'https:' ? https : http;
@@ -74,17 +77,29 @@ export function sendWebhook(
           'user-agent': 'Taskman-Webhooks/1',
           'webhook-id': messageId,
           'webhook-timestamp': String(timestamp),
-          'webhook-signature': signWebhook(secret, messageId, timestamp, body),
+          'webhook-signature': secrets.map((s) => signWebhook(s, messageId, timestamp, body)).join(' '),
         },
         ...(opts.allowPrivate ? {} : { lookup: guardedLookup as never }),
       },
       (res) => {
+        const chunks: Buffer[] = [];
         let read = 0;
         res.on('data', (chunk: Buffer) => {
+          if (read < opts.maxResponseBytes) chunks.push(chunk.subarray(0, opts.maxResponseBytes - read));
           read += chunk.length;
           if (read > opts.maxResponseBytes) res.destroy();
         });
-        const done = () => finish({ status: res.statusCode ?? null, durationMs: elapsed(), error: null });
+        const done = () =>
+          finish({
+            status: res.statusCode ?? null,
+            durationMs: elapsed(),
+            error: null,
+            body: read
+              ? Buffer.concat(chunks)
+                  .toString('utf8')
+                  .replace(/\uFFFD+$/, '')
+              : null,
+          });
         res.on('end', done);
         res.on('close', done);
         res.on('error', done);
@@ -94,7 +109,7 @@ export function sendWebhook(
       req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`));
     }, opts.timeoutMs);
     req.on('error', (err) =>
-      finish({ status: null, durationMs: elapsed(), error: err.message.slice(0, 300) }),
+      finish({ status: null, durationMs: elapsed(), error: err.message.slice(0, 300), body: null }),
     );
     req.end(body);
   });

@@ -29,6 +29,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
   app.post(
     '/projects',
     {
+      config: { scope: 'projects:write' },
       schema: {
         tags,
         summary: 'Create a project',
@@ -47,6 +48,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
   app.get(
     '/projects',
     {
+      config: { scope: 'projects:read' },
       schema: {
         tags,
         summary: 'Your projects',
@@ -75,6 +77,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
   app.get(
     '/projects/:id',
     {
+      config: { scope: 'projects:read' },
       schema: {
         tags,
         summary: 'One project',
@@ -92,6 +95,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
   app.patch(
     '/projects/:id',
     {
+      config: { scope: 'projects:write' },
       schema: {
         tags,
         summary: 'Change a project',
@@ -112,6 +116,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
   app.delete(
     '/projects/:id',
     {
+      config: { scope: 'projects:write' },
       schema: {
         tags,
         summary: 'Delete a project',
@@ -130,6 +135,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
   app.get(
     '/projects/:id/tasks',
     {
+      config: { scope: ['projects:read', 'tasks:read'] },
       preValidation: splitListParams,
       schema: {
         tags,

@@ -30,6 +30,7 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
   app.post(
     '/tasks',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags,
         summary: 'Create a task',
@@ -48,6 +49,7 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
   app.get(
     '/tasks',
     {
+      config: { scope: 'tasks:read' },
       preValidation: splitListParams,
       schema: {
         tags,
@@ -71,6 +73,7 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
   app.get(
     '/tasks/:id',
     {
+      config: { scope: 'tasks:read' },
       schema: {
         tags,
         summary: 'One task',
@@ -88,6 +91,7 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
   app.patch(
     '/tasks/:id',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags,
         summary: 'Change some fields of a task',
@@ -113,6 +117,7 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
     app.post(
       `/tasks/:id/${action}`,
       {
+        config: { scope: 'tasks:write' },
         schema: {
           tags,
           summary: archived
@@ -137,6 +142,7 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
   app.delete(
     '/tasks/:id',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags,
         summary: 'Delete a task',

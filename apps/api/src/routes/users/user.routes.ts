@@ -20,6 +20,7 @@ const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
   app.get(
     '/users/me',
     {
+      config: { scope: 'any' },
       schema: {
         tags: ['users'],
         summary: 'Your profile',

@@ -1,6 +1,7 @@
 import type { Clock } from '../../lib/clock';
 import type { OutboxRepository } from '../../repositories/outbox.repository';
 import type { ReminderRepository } from '../../repositories/reminder.repository';
+import type { WebhookRepository } from '../../repositories/webhook.repository';
 import type { AuthService } from '../../services/auth.service';
 import type { TaskService } from '../../services/task.service';
 import { type JobHandler, PermanentJobError } from '../job.catalogue';
@@ -8,12 +9,15 @@ import type { JobQueue } from '../job.queue';
 
 /** Published outbox events are kept this long (to look into a delivery), then deleted. */
 export const OUTBOX_RETENTION_DAYS = 7;
+/** The webhook delivery log keeps this many days. */
+export const DELIVERY_LOG_RETENTION_DAYS = 30;
 
 export interface CleanupDeps {
   tasks: TaskService;
   auth: AuthService;
   outbox: OutboxRepository;
   reminders: ReminderRepository;
+  webhooks: WebhookRepository;
   queue: JobQueue;
   clock: Clock;
   archiveAfterDays: number;
@@ -22,8 +26,8 @@ export interface CleanupDeps {
 /**
  * cleanup_tasks: archives tasks completed long ago (nothing is deleted), then tidies what only
  * the system reads: published outbox events, expired token revocations, finished jobs, old reminder
- * delivery records. Idempotent:
- * a second run finds nothing more to do.
+ * delivery records, webhook deliveries older than 30 days. Idempotent: a second run finds nothing
+ * more to do.
  */
 export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'> {
   return async (payload) => {
@@ -40,6 +44,9 @@ export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'>
     const jobsPurged = await d.queue.purge();
     // A delivery record only matters while its reminder could still be retried.
     const remindersPurged = await d.reminders.purgeBefore(new Date(now - 30 * 86_400_000));
+    const deliveriesPurged = await d.webhooks.purgeDeliveriesBefore(
+      new Date(now - DELIVERY_LOG_RETENTION_DAYS * 86_400_000),
+    );
     return {
       archived,
       completed_before: cutoff.toISOString(),
@@ -47,6 +54,7 @@ export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'>
       revocations_purged: revocationsPurged,
       jobs_purged: jobsPurged,
       reminder_deliveries_purged: remindersPurged,
+      webhook_deliveries_purged: deliveriesPurged,
     };
   };
 }
