@@ -21,6 +21,19 @@ import userRoutes from './routes/users/user.routes';
 import webhookRoutes from './routes/webhooks/webhook.routes';
 import { API_PREFIX } from './schemas/common';
 
+export interface RouteEntry {
+  method: string;
+  url: string;
+  /** Left out of the OpenAPI document on purpose (the document itself, /docs, Bull Board, the web app). */
+  hidden: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    routeTable: readonly RouteEntry[];
+  }
+}
+
 export interface BuildAppOptions {
   core: Core;
   /** Pino options, or false (tests); default: from the configuration. */
@@ -85,6 +98,14 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler());
+
+  // Every route the app serves, as registered (tests check each one is in the OpenAPI document).
+  const routeTable: RouteEntry[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat())
+      routeTable.push({ method, url: route.url, hidden: Boolean((route.schema as { hide?: boolean })?.hide) });
+  });
 
   // JSON only: anything else is 415 rather than parsed as text. An empty JSON body is no body, as
   // many clients send Content-Type: application/json on every request (e.g. POST /auth/logout).

@@ -271,6 +271,11 @@ export class BullJobQueue implements JobQueue {
 
   async close(): Promise<void> {
     await Promise.all(Object.values(this.queues).map((q) => q.close().catch(() => {})));
-    await this.producer.quit().catch(() => this.producer.disconnect());
+    // Closing a connection in the middle of its handshake makes ioredis's ready check fail
+    // unhandled (the offline queue is off): let the handshake finish first (briefly).
+    if (this.producer.status === 'connecting' || this.producer.status === 'connect')
+      await this.ready().catch(() => {});
+    if (this.producer.status === 'ready') await this.producer.quit().catch(() => this.producer.disconnect());
+    else this.producer.disconnect();
   }
 }
