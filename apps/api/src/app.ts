@@ -104,7 +104,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.decorate('routeTable', routeTable);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat())
-      routeTable.push({ method, url: route.url, hidden: Boolean((route.schema as { hide?: boolean })?.hide) });
+      routeTable.push({
+        method,
+        url: route.url,
+        hidden: Boolean((route.schema as { hide?: boolean })?.hide),
+      });
   });
 
   // JSON only: anything else is 415 rather than parsed as text. An empty JSON body is no body, as
