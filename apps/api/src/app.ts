@@ -16,6 +16,7 @@ import apiKeyRoutes from './routes/api-keys/api-key.routes';
 import authRoutes from './routes/auth/auth.routes';
 import healthRoutes from './routes/health/health.routes';
 import projectRoutes from './routes/projects/project.routes';
+import reportRoutes from './routes/reports/report.routes';
 import taskRoutes from './routes/tasks/task.routes';
 import userRoutes from './routes/users/user.routes';
 import webhookRoutes from './routes/webhooks/webhook.routes';
@@ -147,6 +148,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       await api.register(taskRoutes, { services });
       await api.register(apiKeyRoutes, { core });
       await api.register(webhookRoutes, { core });
+      await api.register(reportRoutes, { services });
       await api.register(adminRoutes, { core });
     },
     { prefix: API_PREFIX },

@@ -28,6 +28,7 @@ import { JobRepository } from './repositories/job.repository';
 import { OutboxRepository } from './repositories/outbox.repository';
 import { ProjectRepository } from './repositories/project.repository';
 import { ReminderRepository } from './repositories/reminder.repository';
+import { ReportRepository } from './repositories/report.repository';
 import { TaskRepository } from './repositories/task.repository';
 import { UserRepository } from './repositories/user.repository';
 import { WebhookRepository } from './repositories/webhook.repository';
@@ -35,6 +36,7 @@ import { ApiKeyService } from './services/api-key.service';
 import { AuthService } from './services/auth.service';
 import { HealthService } from './services/health.service';
 import { ProjectService } from './services/project.service';
+import { ReportService } from './services/report.service';
 import { TaskService } from './services/task.service';
 import { TokenService } from './services/token.service';
 import { UserService } from './services/user.service';
@@ -49,6 +51,7 @@ export interface Services {
   health: HealthService;
   apiKeys: ApiKeyService;
   webhooks: WebhookService;
+  reports: ReportService;
 }
 
 export interface Core {
@@ -194,6 +197,8 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     }),
   };
   assertHandlers(jobs);
+  const users = new UserService(userRepo, auth, sessions, taskCache, apiKeys);
+  const projects = new ProjectService(projectRepo, taskRepo, transaction, taskCache, outbox);
   addJobGauges(metrics, { counts: () => queue.counts(), outboxPending: () => relay.pending() });
 
   return {
@@ -211,12 +216,13 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     cacheStore,
     services: {
       auth,
-      users: new UserService(userRepo, auth, sessions, taskCache, apiKeys),
-      projects: new ProjectService(projectRepo, taskRepo, transaction, taskCache, outbox),
+      users,
+      projects,
       tasks,
       health: new HealthService(database, cacheStore, log),
       apiKeys,
       webhooks: new WebhookService(webhookRepo, queue, clock, { allowPrivate: config.webhookAllowPrivate }),
+      reports: new ReportService(new ReportRepository(database.db), users, projects, clock),
     },
     async close() {
       await relay.stop();

@@ -1018,6 +1018,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reports/productivity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your productivity report
+         * @description Created and completed tasks, completion rate, overdue tasks, time to complete, by priority, project, tag and day, in your time zone. `format=csv` answers the same as CSV (`section,key,metric,value`).
+         *
+         *     API keys need the scope `reports:read`.
+         *
+         *     API keys need the scope `reports:read`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    format?: "json" | "csv";
+                    /** @description First day (default: 6 days before `to`) */
+                    from?: string;
+                    /** @description A UUID (v7, time-ordered) */
+                    project_id?: string;
+                    /** @description Last day, included (default: today) */
+                    to?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The report */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["ProductivityReport"];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                        "text/csv": string;
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not yours (NOT_FOUND) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tasks": {
         parameters: {
             query?: never;
@@ -2895,6 +2987,59 @@ export interface components {
                     waiting: number;
                 };
             } | null;
+        };
+        /** ProductivityReport */
+        ProductivityReport: {
+            average_seconds_to_complete: number | null;
+            by_priority: {
+                completed: number;
+                created: number;
+                /** @enum {string} */
+                priority: "low" | "medium" | "high" | "urgent";
+            }[];
+            by_project: {
+                completed: number;
+                created: number;
+                project_id: string | null;
+                project_name: string | null;
+            }[];
+            /** @description The 100 busiest tags */
+            by_tag: {
+                completed: number;
+                created: number;
+                tag: string;
+            }[];
+            /** @description Tasks completed in the period */
+            completed: number;
+            completion_rate: number | null;
+            /** @description Tasks created in the period */
+            created: number;
+            /** @description Every day of the period */
+            days: {
+                completed: number;
+                created: number;
+                /**
+                 * Format: date
+                 * @description YYYY-MM-DD, in your time zone
+                 */
+                date: string;
+            }[];
+            /**
+             * Format: date
+             * @description YYYY-MM-DD, in your time zone
+             */
+            from: string;
+            median_seconds_to_complete: number | null;
+            /** @description Open tasks past their due date now */
+            overdue: number;
+            project_id: string | null;
+            /** @description Your time zone: days are cut at its midnights */
+            timezone: string;
+            /**
+             * Format: date
+             * @description YYYY-MM-DD, in your time zone
+             */
+            to: string;
         };
         /** Project */
         Project: {

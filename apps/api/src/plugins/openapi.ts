@@ -6,6 +6,7 @@ import { JobsOverview } from '../routes/admin/admin.schema';
 import { ApiKey, CreatedApiKey } from '../routes/api-keys/api-key.schema';
 import { Session } from '../routes/auth/auth.schema';
 import { Project } from '../routes/projects/project.schema';
+import { ProductivityReport } from '../routes/reports/report.schema';
 import { Task } from '../routes/tasks/task.schema';
 import { User } from '../routes/users/user.schema';
 import {
@@ -38,6 +39,7 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
     WebhookWithSecret,
     WebhookDelivery,
     WebhookDeliveryDetail,
+    ProductivityReport,
   ])
     app.addSchema(schema);
   await app.register(swagger, {
@@ -62,6 +64,7 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
           description:
             'Signed event deliveries (Standard Webhooks): task.created, task.updated, task.completed, task.deleted, project.created, project.updated, project.deleted, ping',
         },
+        { name: 'reports', description: 'Productivity reports, in your time zone' },
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'admin', description: 'Operations, for admins (and from ADMIN_IP_ALLOWLIST when set)' },
       ],

@@ -113,6 +113,8 @@ export const tasks = pgTable(
     index('tasks_user_created_idx').on(t.userId, t.createdAt, t.id),
     index('tasks_user_updated_idx').on(t.userId, t.updatedAt),
     index('tasks_user_due_idx').on(t.userId, t.dueDate),
+    // Reports: what was completed in a period.
+    index('tasks_user_completed_idx').on(t.userId, t.completedAt).where(sql`${t.completedAt} is not null`),
     index('tasks_user_status_priority_idx').on(t.userId, t.status, t.priority),
     index('tasks_project_idx').on(t.projectId),
     index('tasks_tags_gin_idx').using('gin', t.tags),

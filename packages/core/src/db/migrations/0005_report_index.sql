@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_user_completed_idx" ON "tasks" USING btree ("user_id","completed_at") WHERE "tasks"."completed_at" is not null;
