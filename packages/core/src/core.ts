@@ -24,6 +24,7 @@ import { loadOrCreateSecret } from './lib/secret';
 import { createMailer, type Mailer } from './mail/mailer';
 import { addJobGauges, createMetrics, type Metrics } from './metrics/metrics';
 import { ApiKeyRepository } from './repositories/api-key.repository';
+import { CalendarRepository } from './repositories/calendar.repository';
 import { JobRepository } from './repositories/job.repository';
 import { OutboxRepository } from './repositories/outbox.repository';
 import { ProjectRepository } from './repositories/project.repository';
@@ -34,6 +35,7 @@ import { UserRepository } from './repositories/user.repository';
 import { WebhookRepository } from './repositories/webhook.repository';
 import { ApiKeyService } from './services/api-key.service';
 import { AuthService } from './services/auth.service';
+import { CalendarService } from './services/calendar.service';
 import { HealthService } from './services/health.service';
 import { ProjectService } from './services/project.service';
 import { ReportService } from './services/report.service';
@@ -52,6 +54,7 @@ export interface Services {
   apiKeys: ApiKeyService;
   webhooks: WebhookService;
   reports: ReportService;
+  calendar: CalendarService;
 }
 
 export interface Core {
@@ -131,7 +134,15 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
   const hasher = new PasswordHasher(config.bcryptCost);
   const tasks = new TaskService(taskRepo, projectRepo, clock, taskCache, outbox, transaction, userRepo);
   const apiKeyRepo = new ApiKeyRepository(database.db);
-  const apiKeys = new ApiKeyService(apiKeyRepo, cache, config.cacheTtlSeconds, clock, serverSecret);
+  const apiKeys = new ApiKeyService(
+    apiKeyRepo,
+    cache,
+    config.cacheTtlSeconds,
+    clock,
+    serverSecret,
+    transaction,
+    userRepo,
+  );
   const auth = new AuthService(userRepo, hasher, tokens, transaction, sessions, config.adminEmails, apiKeys);
 
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, dataDir: config.dataDir });
@@ -221,8 +232,16 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       tasks,
       health: new HealthService(database, cacheStore, log),
       apiKeys,
-      webhooks: new WebhookService(webhookRepo, queue, clock, { allowPrivate: config.webhookAllowPrivate }),
+      webhooks: new WebhookService(
+        webhookRepo,
+        queue,
+        clock,
+        { allowPrivate: config.webhookAllowPrivate },
+        transaction,
+        userRepo,
+      ),
       reports: new ReportService(new ReportRepository(database.db), users, projects, clock),
+      calendar: new CalendarService(new CalendarRepository(database.db), projectRepo, clock, config.appUrl),
     },
     async close() {
       await relay.stop();

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client';
 import { type ApiKeyRow, apiKeys, type Role, users } from '../db/schema';
 import { offsetOf, type Page, type PageRequest } from './pagination';
@@ -16,6 +16,10 @@ export interface ApiKeyState {
 /** API keys; every query that serves a user filters on the owner's id. */
 export class ApiKeyRepository {
   constructor(private readonly db: Executor) {}
+
+  withTx(tx: Executor): ApiKeyRepository {
+    return new ApiKeyRepository(tx);
+  }
 
   async insert(row: Omit<ApiKeyRow, 'lastUsedAt' | 'revokedAt' | 'createdAt'>): Promise<ApiKeyRow> {
     const [created] = await this.db.insert(apiKeys).values(row).returning();
@@ -38,11 +42,18 @@ export class ApiKeyRepository {
     return { items, total: total?.n ?? 0 };
   }
 
+  /** Keys that still work: not revoked, not expired. */
   async countActive(userId: string): Promise<number> {
     const [row] = await this.db
       .select({ n: count() })
       .from(apiKeys)
-      .where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)));
+      .where(
+        and(
+          eq(apiKeys.userId, userId),
+          isNull(apiKeys.revokedAt),
+          or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`)),
+        ),
+      );
     return row?.n ?? 0;
   }
 

@@ -40,7 +40,8 @@ export interface TaskFilter {
 }
 
 // The search vector is internal: never selected, never returned.
-const { searchVector: _omit, ...taskColumns } = getTableColumns(tasks);
+/** Every column of a task but the search vector (an index, not data). */
+export const { searchVector: _omit, ...taskColumns } = getTableColumns(tasks);
 
 const sortColumns = {
   created_at: tasks.createdAt,

@@ -64,6 +64,14 @@ export class UserRepository {
   }
 
   /** Serialises concurrent registrations for the rest of the transaction (first-user-is-admin rule). */
+  /**
+   * Locks the user's row until the transaction ends: per-user limits (API keys, webhooks) are
+   * counted and written under it, so concurrent requests cannot both pass the count.
+   */
+  async lockUser(id: string): Promise<void> {
+    await this.db.execute(sql`select 1 from users where id = ${id} for update`);
+  }
+
   async lockRegistrations(): Promise<void> {
     await this.db.execute(sql`select pg_advisory_xact_lock(727274002)`);
   }

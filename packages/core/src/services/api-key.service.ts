@@ -2,12 +2,14 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { apiKeyGenerationKey, apiKeyKey } from '../cache/cache.keys';
 import type { CacheAside, Codec } from '../cache/cache-aside';
 import { API_KEY_SCOPES, type ApiKeyRow, type ApiKeyScope } from '../db/schema';
+import type { TransactionRunner } from '../db/transaction';
 import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../errors';
 import type { Clock } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { charLength } from '../lib/text';
 import type { ApiKeyRepository, ApiKeyState } from '../repositories/api-key.repository';
 import type { Page, PageRequest } from '../repositories/pagination';
+import type { UserRepository } from '../repositories/user.repository';
 import type { Principal } from './auth.service';
 
 /** Every key starts with this, so that secret scanners and people recognise one. */
@@ -52,6 +54,8 @@ export class ApiKeyService {
     private readonly ttlSeconds: number,
     private readonly clock: Clock,
     private readonly checksumSecret: string,
+    private readonly transaction: TransactionRunner,
+    private readonly users: UserRepository,
   ) {}
 
   async create(userId: string, input: NewApiKey): Promise<{ apiKey: ApiKeyRow; key: string }> {
@@ -69,18 +73,23 @@ export class ApiKeyService {
     const expiresAt = input.expiresAt ?? null;
     if (expiresAt && expiresAt.getTime() <= this.clock.now().getTime())
       throw ValidationError.field('expires_at', 'must be in the future');
-    if ((await this.keys.countActive(userId)) >= MAX_API_KEYS)
-      throw new ConflictError(`You have ${MAX_API_KEYS} API keys already: revoke one first`);
     const body = randomBytes(24).toString('base64url');
     const key = `${API_KEY_PREFIX}${body}${this.checksum(body)}`;
-    const apiKey = await this.keys.insert({
-      id: newId(),
-      userId,
-      name,
-      prefix: key.slice(0, API_KEY_PREFIX.length + 6),
-      keyHash: hashOf(key),
-      scopes: API_KEY_SCOPES.filter((s) => scopes.includes(s)),
-      expiresAt,
+    const apiKey = await this.transaction(async (tx) => {
+      const keys = this.keys.withTx(tx);
+      // Counted and written under the user's row lock: concurrent creations cannot pass the limit.
+      await this.users.withTx(tx).lockUser(userId);
+      if ((await keys.countActive(userId)) >= MAX_API_KEYS)
+        throw new ConflictError(`You have ${MAX_API_KEYS} API keys already: revoke one first`);
+      return keys.insert({
+        id: newId(),
+        userId,
+        name,
+        prefix: key.slice(0, API_KEY_PREFIX.length + 6),
+        keyHash: hashOf(key),
+        scopes: API_KEY_SCOPES.filter((s) => scopes.includes(s)),
+        expiresAt,
+      });
     });
     return { apiKey, key };
   }

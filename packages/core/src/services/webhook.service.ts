@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { WEBHOOK_EVENT_TYPES, type WebhookDeliveryRow, type WebhookRow } from '../db/schema';
+import type { TransactionRunner } from '../db/transaction';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { webhookAttemptKey } from '../jobs/handlers/send-webhook.handler';
 import { type JobQueue, jobRequest } from '../jobs/job.queue';
@@ -8,6 +9,7 @@ import { newId } from '../lib/ids';
 import { isForbiddenAddress } from '../lib/ssrf';
 import { charLength } from '../lib/text';
 import type { Page, PageRequest } from '../repositories/pagination';
+import type { UserRepository } from '../repositories/user.repository';
 import type { DeliveryFilter, WebhookPatch, WebhookRepository } from '../repositories/webhook.repository';
 import { newWebhookSecret, webhookBody } from '../webhooks/webhook.payload';
 import { urlProblem } from '../webhooks/webhook.sender';
@@ -40,21 +42,28 @@ export class WebhookService {
     private readonly queue: JobQueue,
     private readonly clock: Clock,
     private readonly opts: WebhookServiceOptions,
+    private readonly transaction: TransactionRunner,
+    private readonly users: UserRepository,
   ) {}
 
   async create(userId: string, input: WebhookInput): Promise<WebhookRow> {
     const url = await this.checkUrl(input.url);
     const events = this.checkEvents(input.events);
     const description = this.checkDescription(input.description);
-    if ((await this.webhooks.count(userId)) >= MAX_WEBHOOKS)
-      throw new ConflictError(`You have ${MAX_WEBHOOKS} webhooks already: delete one first`);
-    return this.webhooks.insert({
-      userId,
-      url,
-      events,
-      secret: newWebhookSecret(),
-      active: input.active ?? true,
-      description,
+    return this.transaction(async (tx) => {
+      const webhooks = this.webhooks.withTx(tx);
+      // Counted and written under the user's row lock: concurrent creations cannot pass the limit.
+      await this.users.withTx(tx).lockUser(userId);
+      if ((await webhooks.count(userId)) >= MAX_WEBHOOKS)
+        throw new ConflictError(`You have ${MAX_WEBHOOKS} webhooks already: delete one first`);
+      return webhooks.insert({
+        userId,
+        url,
+        events,
+        secret: newWebhookSecret(),
+        active: input.active ?? true,
+        description,
+      });
     });
   }
 
