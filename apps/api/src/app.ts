@@ -14,6 +14,7 @@ import { registerWebApp } from './plugins/web-app';
 import adminRoutes from './routes/admin/admin.routes';
 import apiKeyRoutes from './routes/api-keys/api-key.routes';
 import authRoutes from './routes/auth/auth.routes';
+import calendarRoutes from './routes/calendar/calendar.routes';
 import healthRoutes from './routes/health/health.routes';
 import projectRoutes from './routes/projects/project.routes';
 import reportRoutes from './routes/reports/report.routes';
@@ -149,6 +150,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       await api.register(apiKeyRoutes, { core });
       await api.register(webhookRoutes, { core });
       await api.register(reportRoutes, { services });
+      await api.register(calendarRoutes, { services });
       await api.register(adminRoutes, { core });
     },
     { prefix: API_PREFIX },

@@ -3,10 +3,16 @@ import { createTestApp, type TestApp } from './helpers/app';
 import { Client, signUp } from './helpers/client';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'options', 'head'] as const;
-const PUBLIC_API = new Set(['post /api/v1/auth/register', 'post /api/v1/auth/login']);
+/** Public, or authenticated by a secret in the URL (the calendar feed). */
+const PUBLIC_API = new Set([
+  'post /api/v1/auth/register',
+  'post /api/v1/auth/login',
+  'get /api/v1/calendar/feed/{file}',
+]);
 /** POST routes that take no body by design. */
 const NO_BODY = new Set([
   'post /api/v1/auth/logout',
+  'post /api/v1/calendar/feed',
   'post /api/v1/tasks/{id}/archive',
   'post /api/v1/tasks/{id}/unarchive',
   'post /api/v1/webhooks/{id}/ping',
@@ -167,6 +173,8 @@ describe('openapi document', () => {
           expect(response.content, key).toBeUndefined();
           continue;
         }
+        // The calendar feed is iCalendar, not JSON.
+        if (response.content?.['text/calendar'] && !response.content['application/json']) continue;
         const schema = deref(doc, response.content?.['application/json']?.schema);
         expect(schema, `${key} ${status}`).toBeTypeOf('object');
         expect(schema.properties?.success, `${key} ${status}`).toEqual({ type: 'boolean', enum: [true] });
@@ -354,7 +362,10 @@ describe('openapi document', () => {
         const param = (op.parameters ?? []).find((p: any) => p.in === 'path' && p.name === name);
         expect(param, `${key} ${name}`).toBeDefined();
         expect(param.required, `${key} ${name}`).toBe(true);
-        expect(param.schema, `${key} ${name}`).toMatchObject({ type: 'string', format: 'uuid' });
+        // Ids are uuids; the calendar feed's path carries its secret token instead.
+        if (key === 'get /api/v1/calendar/feed/{file}')
+          expect(param.schema, key).toMatchObject({ type: 'string', pattern: expect.stringContaining('tmcal_') });
+        else expect(param.schema, `${key} ${name}`).toMatchObject({ type: 'string', format: 'uuid' });
       }
     }
   });

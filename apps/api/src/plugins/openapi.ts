@@ -65,6 +65,7 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
             'Signed event deliveries (Standard Webhooks): task.created, task.updated, task.completed, task.deleted, project.created, project.updated, project.deleted, ping',
         },
         { name: 'reports', description: 'Productivity reports, in your time zone' },
+        { name: 'calendar', description: 'A secret iCalendar feed of your tasks' },
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'admin', description: 'Operations, for admins (and from ADMIN_IP_ALLOWLIST when set)' },
       ],

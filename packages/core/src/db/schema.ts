@@ -354,3 +354,17 @@ export type UserRow = typeof users.$inferSelect;
 export type OutboxEventRow = typeof outboxEvents.$inferSelect;
 export type ProjectRow = typeof projects.$inferSelect;
 export type TaskRow = Omit<typeof tasks.$inferSelect, 'searchVector'>;
+
+/** A user's secret calendar feed: the token is in the feed's URL; only its SHA-256 is stored. */
+export const calendarFeeds = pgTable(
+  'calendar_feeds',
+  {
+    userId: uuid('user_id')
+      .primaryKey()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('calendar_feeds_token_key').on(t.tokenHash)],
+);
+export type CalendarFeedRow = typeof calendarFeeds.$inferSelect;
