@@ -1,9 +1,9 @@
 // Accessibility of the main screens, checked by axe-core (an independent WCAG 2.1 A/AA checker) in
 // Chromium, in light and dark mode, on a desktop and a phone: no serious or critical violation.
-import { createRequire } from 'node:module';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  axeViolations,
   launchBrowser,
   newUser,
   openTab,
@@ -13,32 +13,6 @@ import {
   startServer,
   type Tab,
 } from './helpers';
-
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
-/** Serious and critical violations on the page as it is now. */
-async function violations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
-  const found = (await page.evaluate(async () => {
-    const axe = (
-      window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: unknown[] }> } }
-    ).axe;
-    const result = await axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-    });
-    return result.violations;
-  })) as AxeViolation[];
-  return found
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.help}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
 
 describe.skipIf(process.env.TEST_DB !== 'pglite')('accessibility (axe-core)', { timeout: 90_000 }, () => {
   let server: Server;
@@ -67,7 +41,7 @@ describe.skipIf(process.env.TEST_DB !== 'pglite')('accessibility (axe-core)', { 
       const { page } = tab;
       const found: string[] = [];
       const check = async (screen: string) => {
-        for (const v of await violations(page)) found.push(`${screen}: ${v}`);
+        for (const v of await axeViolations(page)) found.push(`${screen}: ${v}`);
       };
 
       await page.goto(`${server.url}/login`);

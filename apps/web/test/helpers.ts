@@ -1,6 +1,7 @@
 // End-to-end helpers: the real API process serving the built web app, and Debian's Chromium.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Browser, type BrowserContextOptions, chromium, type Locator, type Page } from 'playwright-core';
@@ -14,8 +15,8 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** `npm start` in embedded mode (PGlite) in a fresh data directory. */
-export async function startServer(): Promise<Server> {
+/** `npm start` in embedded mode (PGlite) in a fresh data directory; `env` adds or overrides settings. */
+export async function startServer(env: Record<string, string> = {}): Promise<Server> {
   await mkdir(SHOTS, { recursive: true });
   const dataDir = await mkdtemp(path.join(tmpdir(), 'taskman-web-'));
   try {
@@ -28,6 +29,7 @@ export async function startServer(): Promise<Server> {
       AUTH_RATE_LIMIT_MAX: '100000',
       // Not 'warn': startApi waits for the "Taskman is running at" line, which is logged at info level.
       LOG_LEVEL: 'info',
+      ...env,
     });
     return {
       url: api.url,
@@ -155,4 +157,30 @@ export async function apiCall(url: string, method: string, route: string, token:
 
 export function shot(page: Page, name: string): Promise<Buffer> {
   return page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** Serious and critical violations on the page as it is now. */
+export async function axeViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE });
+  const found = (await page.evaluate(async () => {
+    const axe = (
+      window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: unknown[] }> } }
+    ).axe;
+    const result = await axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    });
+    return result.violations;
+  })) as AxeViolation[];
+  return found
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.help}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }

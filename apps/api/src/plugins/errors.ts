@@ -67,6 +67,8 @@ function messageOf(i: AjvIssue, field: string): string {
       return `must be at most ${p.limit} characters`;
     case 'maxItems':
       return `must have at most ${p.limit} items`;
+    case 'minItems':
+      return p.limit === 1 ? 'must not be empty' : `must have at least ${p.limit} items`;
     case 'minimum':
       return `must be at least ${p.limit}`;
     case 'maximum':

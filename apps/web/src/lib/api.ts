@@ -66,6 +66,10 @@ const FIELD_LABELS: Record<string, string> = {
   current_password: 'Current password',
   new_password: 'New password',
   reminder_lead_minutes: 'Reminder time',
+  scopes: 'Scopes',
+  expires_at: 'Expiry date',
+  url: 'URL',
+  events: 'Events',
 };
 
 /** "due_date" → "Due date": a field as the form calls it. */

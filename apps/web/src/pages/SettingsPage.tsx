@@ -1,8 +1,12 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { expectOk, unwrap } from '@taskman/sdk';
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { useLocation } from 'react-router';
+import { ApiKeysSection } from '../components/ApiKeysSection';
 import { Field } from '../components/Field';
+import { WebhooksSection } from '../components/WebhooksSection';
 import { api, fieldError, forgetSession, messageOf, saveSession } from '../lib/api';
+import { useApiKeys, useWebhooks } from '../lib/integrations';
 import { useMe } from '../lib/session';
 import { toast } from '../lib/toast';
 
@@ -16,6 +20,9 @@ export function SettingsPage() {
   const [pwError, setPwError] = useState<unknown>();
   const [deleteError, setDeleteError] = useState<unknown>();
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const apiKeys = useApiKeys();
+  const webhooks = useWebhooks();
+  useScrollToHash(!me.isPending && !apiKeys.isPending && !webhooks.isPending);
 
   if (me.isPending) return <div className="spinner" role="status" aria-label="Loading settings" />;
   if (me.isError)
@@ -165,6 +172,9 @@ export function SettingsPage() {
         </button>
       </form>
 
+      <ApiKeysSection />
+      <WebhooksSection />
+
       <section className="settings-section stack" aria-labelledby="danger-title">
         <h2 id="danger-title">Delete account</h2>
         <p className="muted">This deletes your account, projects and tasks for good.</p>
@@ -199,9 +209,24 @@ export function SettingsPage() {
           </form>
         )}
       </section>
-      <p className="faint">
-        Coming with their features: API keys, webhooks, calendar feeds and weekly report emails.
-      </p>
+      <p className="faint">Coming with their features: calendar feeds and weekly report emails.</p>
     </section>
   );
+}
+
+/**
+ * /settings#webhooks (the link of the "webhook disabled" email) and other section links: once the
+ * sections above have loaded (so nothing moves after), scroll to the section and focus its heading.
+ */
+function useScrollToHash(ready: boolean) {
+  const { hash } = useLocation();
+  const done = useRef('');
+  useEffect(() => {
+    if (!ready || !hash || done.current === hash) return;
+    const section = document.getElementById(decodeURIComponent(hash.slice(1)));
+    if (!section) return;
+    done.current = hash;
+    section.scrollIntoView({ block: 'start' });
+    section.querySelector<HTMLElement>('h2[tabindex]')?.focus({ preventScroll: true });
+  }, [ready, hash]);
 }

@@ -20,14 +20,14 @@ export function webhookDisabledEmail(input: WebhookDisabledEmailInput): MailMess
     `Taskman has stopped sending events to your webhook ${label}.`,
     `Why: ${input.reason}`,
     '',
-    'Events that happen while it is off are not sent. When the endpoint works again, turn the webhook back on',
-    `and redeliver the events you missed from its delivery log: ${link}`,
+    'Events that happen while it is off are not sent. When the endpoint works again, turn the webhook back on;',
+    `deliveries that failed can be sent again from its delivery log: ${link}`,
   ].join('\n');
   const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5">
 <p>Hi ${escapeHtml(input.userName)},</p>
 <p>Taskman has stopped sending events to your webhook <strong>${escapeHtml(label)}</strong>.</p>
 <p>Why: ${escapeHtml(input.reason)}</p>
-<p>Events that happen while it is off are not sent. When the endpoint works again, turn the webhook back on and redeliver the events you missed from <a href="${escapeHtml(link)}">its delivery log</a>.</p>
+<p>Events that happen while it is off are not sent. When the endpoint works again, turn the webhook back on; deliveries that failed can be sent again from <a href="${escapeHtml(link)}">its delivery log</a>.</p>
 </body></html>`;
   const host = new URL(input.appUrl).hostname || 'taskman';
   return {
