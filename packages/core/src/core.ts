@@ -168,6 +168,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
   const relay = new OutboxRelay(outbox, webhookRepo, transaction, queue, clock, log, {
     pollMs: config.jobPollMs,
     batchSize: 200,
+    webhookFirstDelayMs: config.webhookRetrySchedule[0] ?? 0,
   });
   const jobs = {
     send_reminder: sendReminderHandler({

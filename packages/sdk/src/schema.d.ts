@@ -173,7 +173,6 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    order?: "asc" | "desc";
                     page?: number;
                 };
                 header?: never;
@@ -2198,7 +2197,6 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
-                    order?: "asc" | "desc";
                     page?: number;
                 };
                 header?: never;
@@ -2584,7 +2582,6 @@ export interface paths {
                 query?: {
                     event_type?: string;
                     limit?: number;
-                    order?: "asc" | "desc";
                     page?: number;
                     state?: "pending" | "succeeded" | "failed";
                 };

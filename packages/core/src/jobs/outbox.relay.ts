@@ -12,6 +12,8 @@ import { errorSummary, type JobQueue, type JobRequest, jobRequest } from './job.
 export interface RelayOptions {
   pollMs: number;
   batchSize: number;
+  /** The first entry of WEBHOOK_RETRY_SCHEDULE: how long after the event the first attempt goes. */
+  webhookFirstDelayMs?: number;
 }
 
 /**
@@ -68,7 +70,17 @@ export class OutboxRelay {
             eventType: event.type,
             body: webhookBody(event),
           });
-          adds.push(jobRequest('send_webhook', { deliveryId }, { key: `webhook.${deliveryId}` }));
+          const first = this.opts.webhookFirstDelayMs ?? 0;
+          adds.push(
+            jobRequest(
+              'send_webhook',
+              { deliveryId },
+              {
+                key: `webhook.${deliveryId}`,
+                ...(first > 0 ? { runAt: new Date(this.clock.now().getTime() + first) } : {}),
+              },
+            ),
+          );
         }
       }
       await flush();

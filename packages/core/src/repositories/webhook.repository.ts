@@ -158,6 +158,14 @@ export class WebhookRepository {
     return row;
   }
 
+  /** Gives up on a delivery without sending it (its webhook is off); the last attempt's figures stay. */
+  async markNotSent(id: string, error: string): Promise<void> {
+    await this.db
+      .update(webhookDeliveries)
+      .set({ state: 'failed', error, nextAttemptAt: null })
+      .where(eq(webhookDeliveries.id, id));
+  }
+
   /** A redelivery is on its way: the log shows the delivery pending until it has been made. */
   async markRedelivering(id: string): Promise<void> {
     await this.db.update(webhookDeliveries).set({ state: 'pending' }).where(eq(webhookDeliveries.id, id));

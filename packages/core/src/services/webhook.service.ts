@@ -163,7 +163,8 @@ export class WebhookService {
       jobRequest(
         'send_webhook',
         { deliveryId, manual: true },
-        { key: `${webhookAttemptKey(deliveryId, 1)}.manual.${this.clock.now().getTime()}` },
+        // Every manual send is its own job, even two in the same millisecond (a double click).
+        { key: `${webhookAttemptKey(deliveryId, 1)}.manual.${newId()}` },
       ),
     ]);
   }
@@ -174,10 +175,11 @@ export class WebhookService {
    * resolve there now. A name that does not resolve yet is accepted; delivery checks it.
    */
   private async checkUrl(raw: string): Promise<string> {
-    const url = raw.trim();
-    if (charLength(url) > 2000) throw ValidationError.field('url', 'must be at most 2000 characters');
-    const problem = urlProblem(url, this.opts.allowPrivate);
+    const problem = urlProblem(raw.trim(), this.opts.allowPrivate);
     if (problem) throw ValidationError.field('url', problem);
+    // Stored as the URL parser writes it (http:x → http://x/, HTTP://H → http://h/).
+    const url = new URL(raw.trim()).href;
+    if (charLength(url) > 2000) throw ValidationError.field('url', 'must be at most 2000 characters');
     if (!this.opts.allowPrivate) {
       const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
       const addresses = await Promise.race([

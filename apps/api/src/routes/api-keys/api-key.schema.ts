@@ -58,4 +58,7 @@ export const ApiKeyCreateBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const ApiKeyListQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
+export const ApiKeyListQuery = Type.Object(
+  { page: PageQuery.page, limit: PageQuery.limit },
+  { additionalProperties: false },
+);

@@ -157,11 +157,13 @@ export const RotateSecretBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const WebhookListQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
+const Paging = { page: PageQuery.page, limit: PageQuery.limit };
+
+export const WebhookListQuery = Type.Object(Paging, { additionalProperties: false });
 
 export const DeliveryListQuery = Type.Object(
   {
-    ...PageQuery,
+    ...Paging,
     state: Type.Optional(literals(DELIVERY_STATES)),
     event_type: Type.Optional(Type.String({ maxLength: 50 })),
   },

@@ -85,11 +85,8 @@ export function sendWebhookHandler(deps: SendWebhookDeps): JobHandler<'send_webh
     if (!manual) {
       if (delivery.state === 'succeeded') return { skipped: 'already delivered' };
       if (!webhook.active) {
-        await webhooks.recordAttempt(
-          delivery.id,
-          { state: 'failed', status: null, durationMs: 0, error: 'Not sent: the webhook is disabled' },
-          clock.now(),
-        );
+        // Not an attempt: what the last real one saw stays in the log.
+        await webhooks.markNotSent(delivery.id, 'Not sent: the webhook is disabled');
         return { skipped: 'webhook inactive' };
       }
     }
