@@ -364,7 +364,10 @@ describe('openapi document', () => {
         expect(param.required, `${key} ${name}`).toBe(true);
         // Ids are uuids; the calendar feed's path carries its secret token instead.
         if (key === 'get /api/v1/calendar/feed/{file}')
-          expect(param.schema, key).toMatchObject({ type: 'string', pattern: expect.stringContaining('tmcal_') });
+          expect(param.schema, key).toMatchObject({
+            type: 'string',
+            pattern: expect.stringContaining('tmcal_'),
+          });
         else expect(param.schema, `${key} ${name}`).toMatchObject({ type: 'string', format: 'uuid' });
       }
     }

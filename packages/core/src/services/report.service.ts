@@ -36,6 +36,9 @@ export function localDate(at: Date, timeZone: string): string {
 const addDays = (date: string, n: number) =>
   new Date(Date.parse(`${date}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
 
+/** The earliest day a report may start (PostgreSQL has no year 0; nobody has tasks from before). */
+const FIRST_DAY = '1900-01-01';
+
 function checkDate(value: string, field: string): string {
   if (
     !DATE.test(value) ||
@@ -67,6 +70,8 @@ export class ReportService {
           ? addDays(checkDate(req.from, 'from'), 6)
           : localDate(now, timezone);
     const from = req.from !== undefined ? checkDate(req.from, 'from') : addDays(to, -6);
+    if (from < FIRST_DAY)
+      throw ValidationError.field(req.from !== undefined ? 'from' : 'to', `must be ${FIRST_DAY} or later`);
     if (from > to) throw ValidationError.field('from', 'must not be after to');
     if ((Date.parse(to) - Date.parse(from)) / DAY_MS + 1 > MAX_REPORT_DAYS)
       throw ValidationError.field('from', `the period may cover at most ${MAX_REPORT_DAYS} days`);
