@@ -56,9 +56,11 @@ describe('cleanup_tasks', () => {
 
   it('refuses to start when a job has no handler or a handler has no job', () => {
     const ok = async () => ({});
-    const all = { send_reminder: ok, send_webhook: ok, cleanup_tasks: ok };
-    expect(() => assertHandlers({})).toThrow(/no handler for send_reminder, send_webhook, cleanup_tasks/);
-    expect(() => assertHandlers({ send_reminder: ok, send_webhook: ok })).toThrow(
+    const all = { send_reminder: ok, send_webhook: ok, cleanup_tasks: ok, generate_report: ok };
+    expect(() => assertHandlers({})).toThrow(
+      /no handler for send_reminder, send_webhook, cleanup_tasks, generate_report/,
+    );
+    expect(() => assertHandlers({ send_reminder: ok, send_webhook: ok, generate_report: ok })).toThrow(
       /no handler for cleanup_tasks$/,
     );
     expect(() => assertHandlers({ ...all, send_fax: ok })).toThrow(/unknown jobs send_fax/);

@@ -322,7 +322,9 @@ describe.skipIf(testDb !== 'postgres')('job workers (processes)', { timeout: 60_
     expect((await ok(admin.get(`${API}/tasks/${recent.id}`))).archived_at).toBeNull();
 
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/^usage: npm run job -- <send_reminder\|send_webhook\|cleanup_tasks>/);
+    expect(unknown.stderr).toMatch(
+      /^usage: npm run job -- <send_reminder\|send_webhook\|cleanup_tasks\|generate_report>/,
+    );
     expect(unknown.stdout).toBe('');
 
     expect(noDb.code).toBe(78);
@@ -360,6 +362,7 @@ describe.skipIf(testDb !== 'postgres')('job workers (processes)', { timeout: 60_
     expect(api.status).toBe(200);
     expect(api.body.queues.map((q: { name: string }) => q.name).sort()).toEqual([
       'cleanup_tasks',
+      'generate_report',
       'send_reminder',
       'send_webhook',
     ]);

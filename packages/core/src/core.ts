@@ -12,6 +12,7 @@ import { transactionRunner } from './db/transaction';
 import { BullJobQueue } from './jobs/bullmq.queue';
 import { DatabaseJobQueue } from './jobs/database.queue';
 import { cleanupTasksHandler } from './jobs/handlers/cleanup-tasks.handler';
+import { generateReportHandler } from './jobs/handlers/generate-report.handler';
 import { sendReminderHandler } from './jobs/handlers/send-reminder.handler';
 import { sendWebhookHandler } from './jobs/handlers/send-webhook.handler';
 import { assertHandlers, type JobHandlers } from './jobs/job.catalogue';
@@ -33,6 +34,7 @@ import { ReportRepository } from './repositories/report.repository';
 import { TaskRepository } from './repositories/task.repository';
 import { UserRepository } from './repositories/user.repository';
 import { WebhookRepository } from './repositories/webhook.repository';
+import { WeeklyReportRepository } from './repositories/weekly-report.repository';
 import { ApiKeyService } from './services/api-key.service';
 import { AuthService } from './services/auth.service';
 import { CalendarService } from './services/calendar.service';
@@ -170,6 +172,9 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     batchSize: 200,
     webhookFirstDelayMs: config.webhookRetrySchedule[0] ?? 0,
   });
+  const users = new UserService(userRepo, auth, sessions, taskCache, apiKeys);
+  const projects = new ProjectService(projectRepo, taskRepo, transaction, taskCache, outbox);
+  const reports = new ReportService(new ReportRepository(database.db, transaction), users, projects, clock);
   const jobs = {
     send_reminder: sendReminderHandler({
       tasks: taskRepo,
@@ -207,10 +212,18 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       clock,
       archiveAfterDays: config.archiveAfterDays,
     }),
+    generate_report: generateReportHandler({
+      weekly: new WeeklyReportRepository(database.db),
+      users: userRepo,
+      reports,
+      queue,
+      mailer,
+      clock,
+      appUrl: config.appUrl,
+      leaseMs: config.jobLockMs,
+    }),
   };
   assertHandlers(jobs);
-  const users = new UserService(userRepo, auth, sessions, taskCache, apiKeys);
-  const projects = new ProjectService(projectRepo, taskRepo, transaction, taskCache, outbox);
   addJobGauges(metrics, { counts: () => queue.counts(), outboxPending: () => relay.pending() });
 
   return {
@@ -220,7 +233,11 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     jobs,
     queue,
     relay,
-    scheduledJobs: [{ name: 'cleanup_tasks', pattern: config.cleanupSchedule, payload: {} }],
+    scheduledJobs: [
+      { name: 'cleanup_tasks', pattern: config.cleanupSchedule, payload: {} },
+      // Finds whose weekly report is due (their weekday and hour, in their zone).
+      { name: 'generate_report', pattern: '*/15 * * * *', payload: {} },
+    ],
     mailer,
     clock,
     log,
@@ -241,7 +258,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
         transaction,
         userRepo,
       ),
-      reports: new ReportService(new ReportRepository(database.db), users, projects, clock),
+      reports,
       calendar: new CalendarService(new CalendarRepository(database.db), projectRepo, clock, config.appUrl),
     },
     async close() {

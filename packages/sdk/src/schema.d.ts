@@ -2053,7 +2053,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change your name or time zone
+         * Change your name, time zone, reminder lead time or weekly report
          * @description Signed-in sessions only: API keys get 403.
          */
         patch: {
@@ -2070,6 +2070,9 @@ export interface paths {
                         reminder_lead_minutes?: number | null;
                         /** @description IANA time zone, e.g. Europe/Paris */
                         timezone?: string;
+                        weekly_report_day?: ("monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday") | null;
+                        /** @description At this hour, in your time zone (default 8) */
+                        weekly_report_hour?: number;
                     };
                 };
             };
@@ -3383,6 +3386,9 @@ export interface components {
              * @description ISO 8601 with offset
              */
             updated_at: string;
+            weekly_report_day: ("monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday") | null;
+            /** @description Its hour, in your time zone */
+            weekly_report_hour: number;
         };
         /** Webhook */
         Webhook: {

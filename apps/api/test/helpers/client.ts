@@ -93,4 +93,6 @@ export const USER_KEYS = [
   'role',
   'timezone',
   'updated_at',
+  'weekly_report_day',
+  'weekly_report_hour',
 ];

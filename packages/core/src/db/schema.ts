@@ -4,12 +4,14 @@ import {
   boolean,
   check,
   customType,
+  date,
   index,
   integer,
   jsonb,
   pgEnum,
   pgTable,
   primaryKey,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
@@ -53,9 +55,16 @@ export const users = pgTable(
     sessionEpoch: integer('session_epoch').notNull().default(0),
     /** Minutes before a task's due time its reminder is sent, unless the task says otherwise; null: none. */
     reminderLeadMinutes: integer('reminder_lead_minutes').default(30),
+    /** The weekly report email: ISO weekday (1 Monday … 7 Sunday) in the user's zone; null: none. */
+    weeklyReportDay: smallint('weekly_report_day'),
+    /** The hour (0–23, the user's zone) the weekly report is sent. */
+    weeklyReportHour: smallint('weekly_report_hour').notNull().default(8),
     ...timestamps,
   },
   (t) => [
+    check('users_weekly_report_day_range', sql`${t.weeklyReportDay} between 1 and 7`),
+    check('users_weekly_report_hour_range', sql`${t.weeklyReportHour} between 0 and 23`),
+    index('users_weekly_report_idx').on(t.weeklyReportDay).where(sql`${t.weeklyReportDay} is not null`),
     check('users_reminder_lead_range', sql`${t.reminderLeadMinutes} between 0 and 10080`),
     uniqueIndex('users_email_lower_key').on(sql`lower(${t.email})`),
     check('users_email_length', sql`char_length(${t.email}) between 3 and 254`),
@@ -113,6 +122,10 @@ export const tasks = pgTable(
     index('tasks_user_created_idx').on(t.userId, t.createdAt, t.id),
     index('tasks_user_updated_idx').on(t.userId, t.updatedAt),
     index('tasks_user_due_idx').on(t.userId, t.dueDate),
+    // Reports: what is overdue now (open tasks by due date).
+    index('tasks_user_open_due_idx')
+      .on(t.userId, t.dueDate)
+      .where(sql`${t.status} <> 'done' and ${t.archivedAt} is null`),
     // Reports: what was completed in a period.
     index('tasks_user_completed_idx').on(t.userId, t.completedAt).where(sql`${t.completedAt} is not null`),
     index('tasks_user_status_priority_idx').on(t.userId, t.status, t.priority),
@@ -199,6 +212,25 @@ export const reminderDeliveries = pgTable(
     sentAt: timestamp('sent_at', { withTimezone: true }),
   },
   (t) => [primaryKey({ columns: [t.taskId, t.remindAt] })],
+);
+
+/**
+ * One row per (user, week) whose weekly report a worker has claimed; sent_at makes it once a week
+ * whatever the number of workers (the lease lets another take over from a dead one).
+ */
+export const weeklyReports = pgTable(
+  'weekly_reports',
+  {
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The Monday of the week, in the user's zone. */
+    weekStart: date('week_start', { mode: 'string' }).notNull(),
+    claimedUntil: timestamp('claimed_until', { withTimezone: true }).notNull(),
+    attempts: integer('attempts').notNull().default(1),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.weekStart] })],
 );
 
 /** What a webhook may subscribe to: every domain event, and `ping` (sent on request). */

@@ -1,8 +1,8 @@
 /**
  * The typed job catalogue (DESIGN.md): every job name with its payload type. A job is listed here
  * only once its handler exists; `assertHandlers` makes a process refuse to start when a listed job
- * has no handler or a handler has no job. The brief's other jobs (generate_report, sync_calendar)
- * join with their handlers.
+ * has no handler or a handler has no job. The brief's last job (sync_calendar) joins
+ * with its handler.
  */
 export interface JobPayloads {
   /** Email the owner of a task its reminder for `remindAt` (ISO 8601), unless it no longer applies. */
@@ -15,10 +15,20 @@ export interface JobPayloads {
   send_webhook: { deliveryId: string; attempt?: number; manual?: boolean };
   /** Archive tasks completed more than `olderThanDays` (default ARCHIVE_AFTER_DAYS) days ago, and tidy up. */
   cleanup_tasks: { olderThanDays?: number };
+  /**
+   * Without a user: find whose weekly report is due and enqueue theirs (run every 15 minutes).
+   * With one: email them their weekly productivity report for the week starting `weekStart`.
+   */
+  generate_report: { userId?: string; weekStart?: string };
 }
 
 export type JobName = keyof JobPayloads;
-export const JOB_NAMES: readonly JobName[] = ['send_reminder', 'send_webhook', 'cleanup_tasks'];
+export const JOB_NAMES: readonly JobName[] = [
+  'send_reminder',
+  'send_webhook',
+  'cleanup_tasks',
+  'generate_report',
+];
 
 /** What a job's run reports (logged, kept with the job, and printed by `npm run job`). */
 export type JobResult = Record<string, number | string | boolean>;

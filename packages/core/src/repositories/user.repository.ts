@@ -4,7 +4,9 @@ import { type Role, revokedTokens, type UserRow, users } from '../db/schema';
 import { offsetOf, type Page, type PageRequest } from './pagination';
 
 export type NewUser = Pick<UserRow, 'id' | 'email' | 'name' | 'passwordHash' | 'role' | 'timezone'>;
-export type UserPatch = Partial<Pick<UserRow, 'name' | 'timezone' | 'reminderLeadMinutes'>>;
+export type UserPatch = Partial<
+  Pick<UserRow, 'name' | 'timezone' | 'reminderLeadMinutes' | 'weeklyReportDay' | 'weeklyReportHour'>
+>;
 
 /** What the auth checker needs to accept a token, read in one round trip. */
 export interface AuthState {

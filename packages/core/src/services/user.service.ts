@@ -12,6 +12,9 @@ export interface ProfilePatch {
   timezone?: string | undefined;
   /** Applies to reminders set from now on; tasks keep the reminders they have. */
   reminderLeadMinutes?: number | null | undefined;
+  /** ISO weekday (1 Monday … 7 Sunday) of the weekly report email; null turns it off. */
+  weeklyReportDay?: number | null | undefined;
+  weeklyReportHour?: number | undefined;
 }
 
 /** The signed-in user's own account: profile and deletion. */
@@ -35,6 +38,8 @@ export class UserService {
     if (patch.name !== undefined) changes.name = normaliseName(patch.name);
     if (patch.timezone !== undefined) changes.timezone = assertTimeZone(patch.timezone);
     if (patch.reminderLeadMinutes !== undefined) changes.reminderLeadMinutes = patch.reminderLeadMinutes;
+    if (patch.weeklyReportDay !== undefined) changes.weeklyReportDay = patch.weeklyReportDay;
+    if (patch.weeklyReportHour !== undefined) changes.weeklyReportHour = patch.weeklyReportHour;
     if (Object.keys(changes).length === 0) return this.getProfile(userId);
     const user = await this.users.update(userId, changes);
     if (!user) throw new NotFoundError('User');

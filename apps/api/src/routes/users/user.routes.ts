@@ -12,6 +12,7 @@ import {
   presentUser,
   User,
   UserListQuery,
+  weekdayNumber,
 } from './user.schema';
 
 const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
@@ -39,7 +40,7 @@ const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
     {
       schema: {
         tags: ['users'],
-        summary: 'Change your name or time zone',
+        summary: 'Change your name, time zone, reminder lead time or weekly report',
         security: bearer,
         body: ProfilePatchBody,
         response: { 200: Envelope(ref(User)), 400: errors[400], 401: errors[401] },
@@ -52,6 +53,11 @@ const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
           name: request.body.name,
           timezone: request.body.timezone,
           reminderLeadMinutes: request.body.reminder_lead_minutes,
+          weeklyReportDay:
+            request.body.weekly_report_day === undefined
+              ? undefined
+              : weekdayNumber(request.body.weekly_report_day),
+          weeklyReportHour: request.body.weekly_report_hour,
         }),
       ),
     }),

@@ -2,6 +2,19 @@ import { PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES, ROLES, type UserRow } from '@ta
 import { type Static, Type } from 'typebox';
 import { DateTime, iso, literals, Nullable, PageQuery, Uuid } from '../../schemas/common';
 
+/** ISO weekdays, Monday first (1 … 7 in the database). */
+export const WEEKDAYS = [
+  'monday',
+  'tuesday',
+  'wednesday',
+  'thursday',
+  'friday',
+  'saturday',
+  'sunday',
+] as const;
+export const weekdayNumber = (day: (typeof WEEKDAYS)[number] | null) =>
+  day === null ? null : WEEKDAYS.indexOf(day) + 1;
+
 export const User = Type.Object(
   {
     id: Uuid,
@@ -15,6 +28,10 @@ export const User = Type.Object(
           'Minutes before the due time a task reminds you by email, unless it says otherwise; null: no automatic reminders',
       }),
     ),
+    weekly_report_day: Nullable(
+      literals(WEEKDAYS, { description: 'The day of the weekly report email; null: none' }),
+    ),
+    weekly_report_hour: Type.Integer({ minimum: 0, maximum: 23, description: 'Its hour, in your time zone' }),
     created_at: DateTime,
     updated_at: DateTime,
   },
@@ -31,6 +48,8 @@ export function presentUser(u: UserRow): UserJson {
     role: u.role,
     timezone: u.timezone,
     reminder_lead_minutes: u.reminderLeadMinutes,
+    weekly_report_day: u.weeklyReportDay === null ? null : WEEKDAYS[u.weeklyReportDay - 1]!,
+    weekly_report_hour: u.weeklyReportHour,
     created_at: iso(u.createdAt),
     updated_at: iso(u.updatedAt),
   };
@@ -61,6 +80,12 @@ export const ProfilePatchBody = Type.Object(
           description: 'Minutes before the due time (0 to 10080, a week); null: no automatic reminders',
         }),
       ),
+    ),
+    weekly_report_day: Type.Optional(
+      Nullable(literals(WEEKDAYS, { description: 'Get a weekly report email on this day; null: stop' })),
+    ),
+    weekly_report_hour: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 23, description: 'At this hour, in your time zone (default 8)' }),
     ),
   },
   { additionalProperties: false },

@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_user_open_due_idx" ON "tasks" USING btree ("user_id","due_date") WHERE "tasks"."status" <> 'done' and "tasks"."archived_at" is null;
