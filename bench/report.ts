@@ -5,8 +5,9 @@
 // Seeds a database of its own (taskman_bench_report, created afresh and dropped at the end; kept
 // with --keep-db, and used as it is with --reuse-db), then times the endpoint in process (Fastify's
 // inject: authentication, validation, the service's queries and the JSON, no socket) for the default
-// 7-day window, 30 days and 366 days; then each of the report's SQL queries alone, and shows
-// EXPLAIN (ANALYZE, BUFFERS) of the slowest one of each window.
+// 7-day window, 30 days and 366 days; then the real ReportRepository alone, timing each of its SQL
+// statements as it runs them (in its read-only transaction, with its settings), and shows
+// EXPLAIN (ANALYZE, BUFFERS, SETTINGS) of the slowest statement of each window.
 // Needs PostgreSQL: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres, any database
 // of the server, used to create the benchmark's own). No Redis: the report is never cached.
 import { randomBytes } from 'node:crypto';
@@ -15,11 +16,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type Core, createCore, loadConfig } from '@taskman/core';
 import { type SQL, sql } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../apps/api/src/app';
-import type { Executor } from '../packages/core/src/db/client';
-import { ReportRepository } from '../packages/core/src/repositories/report.repository';
+import type { Db, Executor } from '../packages/core/src/db/client';
+import { type TransactionRunner, transactionRunner } from '../packages/core/src/db/transaction';
+import { type ReportQuery, ReportRepository } from '../packages/core/src/repositories/report.repository';
 import { fmt, fmtInt, machine, markdownTable, writeSection } from './lib/report';
 import { dropDatabase, resetDatabase } from './lib/seed';
 import { ROOT } from './lib/servers';
@@ -60,8 +63,21 @@ const EMAIL = 'report-bench@bench.example';
 const PASSWORD = 'bench-password-123456';
 /** Above this p95, a window is called slow. */
 const SLOW_MS = 500;
-/** The report's queries, in the order ReportRepository.productivity runs them. */
-const QUERIES = ['summary', 'overdue', 'by_priority', 'by_project', 'by_tag', 'days'] as const;
+/**
+ * The statements ReportRepository.productivity runs, recognised by their SQL (so that a change to
+ * the repository fails here instead of timing the wrong thing): the summary, priorities and
+ * projects in one GROUPING SETS pass; the overdue count; the tags; the days (one UNION ALL pass).
+ * `set …` statements (isolation level, `jit = off`) are run as they are but not timed alone.
+ */
+const STATEMENTS = [
+  { name: 'groups', match: /grouping sets/i },
+  { name: 'overdue', match: /\bdue_date\s*</i },
+  { name: 'by_tag', match: /unnest\(t\.tags\)/i },
+  { name: 'days', match: /union all/i },
+] as const;
+type Statement = (typeof STATEMENTS)[number]['name'];
+const QUERIES: readonly Statement[] = STATEMENTS.map((s) => s.name);
+const SETUP = /^\s*set\s/i;
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 const elapsed = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
@@ -274,17 +290,41 @@ interface WindowResult {
   created: number;
   completed: number;
   overdue: number;
-  /** Median ms of each query run alone (ReportRepository on a timing executor). */
+  /** Median ms of ReportRepository.productivity alone (transaction, settings, statements, JS). */
+  repository: number;
+  /** Median ms of each statement (index = position in QUERIES), as the repository runs it. */
   perQuery: number[];
-  slowest: (typeof QUERIES)[number];
+  slowest: Statement;
   plan: string[];
 }
 
-/** A ReportRepository whose queries go through `run` (index = position in QUERIES). */
-function repositoryWith(run: (q: SQL, index: number) => Promise<unknown>): ReportRepository {
-  let i = 0;
-  const executor = { execute: (q: SQL) => run(q, i++) } as unknown as Executor;
-  return new ReportRepository(executor);
+const dialect = new PgDialect();
+
+/** Which of the report's statements `query` is ('setup' for a `set …`); throws on one not known. */
+function classify(query: SQL): Statement | 'setup' {
+  const text = dialect.sqlToQuery(query).sql;
+  if (SETUP.test(text)) return 'setup';
+  const found = STATEMENTS.filter((s) => s.match.test(text));
+  if (found.length !== 1)
+    throw new Error(
+      `ReportRepository ran a statement this benchmark does not know (update STATEMENTS):\n${text}`,
+    );
+  return found[0]!.name;
+}
+
+/** Runs one statement of the report (`run` executes it on the repository's handle). */
+type Hook = (query: SQL, kind: Statement | 'setup', run: (q: SQL) => Promise<unknown>) => Promise<unknown>;
+
+/**
+ * The real ReportRepository, on the real database and transaction runner, with every statement it
+ * executes (in its transaction or not) going through `hook`.
+ */
+function instrumentedRepository(db: Db, hook: Hook): ReportRepository {
+  const wrap = (target: Executor) =>
+    ({ execute: (q: SQL) => hook(q, classify(q), (x) => target.execute(x)) }) as unknown as Executor;
+  const runner = transactionRunner(db);
+  const transaction: TransactionRunner = (fn) => runner((tx) => fn(wrap(tx)));
+  return new ReportRepository(transaction);
 }
 
 async function measureWindow(app: FastifyInstance, core: Core, w: Window, token: string, userId: string) {
@@ -308,50 +348,63 @@ async function measureWindow(app: FastifyInstance, core: Core, w: Window, token:
   if (data.from !== w.from || data.to !== w.to)
     throw new Error(`${w.label}: expected ${w.from}..${w.to}, got ${data.from}..${data.to}`);
 
-  // Each query alone: the same SQL the endpoint ran, timed one by one.
+  // The repository alone, as the endpoint calls it, each statement timed where it runs.
   const db = core.database.db;
-  const q = { userId, from: w.from, to: w.to, timezone: TIMEZONE, now: new Date() };
-  const times: number[][] = QUERIES.map(() => []);
+  const q: ReportQuery = { userId, from: w.from, to: w.to, timezone: TIMEZONE, now: new Date() };
+  const times = new Map<Statement, number[]>(QUERIES.map((name) => [name, []]));
+  const totals: number[] = [];
   for (let r = 0; r < opts.queryRuns; r++) {
-    await repositoryWith(async (query, index) => {
+    const seen = new Set<Statement>();
+    const repo = instrumentedRepository(db, async (query, kind, run) => {
+      if (kind === 'setup') return run(query);
+      if (seen.has(kind)) throw new Error(`${kind} ran twice in one report`);
+      seen.add(kind);
       const t0 = performance.now();
-      const result = await db.execute(query);
-      times[index]!.push(performance.now() - t0);
+      const result = await run(query);
+      times.get(kind)!.push(performance.now() - t0);
       return result;
-    }).productivity(q);
+    });
+    const t0 = performance.now();
+    const figures = await repo.productivity(q);
+    totals.push(performance.now() - t0);
+    const missing = QUERIES.filter((name) => !seen.has(name));
+    if (missing.length) throw new Error(`ReportRepository no longer runs: ${missing.join(', ')}`);
+    if (figures.created !== data.created || figures.completed !== data.completed)
+      throw new Error(`${w.label}: the repository alone disagrees with the endpoint`);
   }
-  const perQuery = times.map(median);
+  const perQuery = QUERIES.map((name) => median(times.get(name)!));
   const slowestIndex = perQuery.indexOf(Math.max(...perQuery));
-  const plans = await explain(core, q, opts.explainAll ? QUERIES.map((_, i) => i) : [slowestIndex]);
+  const targets = opts.explainAll ? [...QUERIES] : [QUERIES[slowestIndex]!];
+  const plans = await explain(core, q, targets);
   if (opts.explainAll)
-    for (const [i, plan] of plans) log(`\n---- ${w.label}: ${QUERIES[i]} ----\n${plan.join('\n')}`);
+    for (const [name, plan] of plans) log(`\n---- ${w.label}: ${name} ----\n${plan.join('\n')}`);
   return {
     w,
     ms,
     created: data.created,
     completed: data.completed,
     overdue: data.overdue,
+    repository: median(totals),
     perQuery,
     slowest: QUERIES[slowestIndex]!,
-    plan: plans.get(slowestIndex)!,
+    plan: plans.get(QUERIES[slowestIndex]!)!,
   } satisfies WindowResult;
 }
 
-/** EXPLAIN (ANALYZE, BUFFERS) of the report's queries at `indexes` (the others are not run). */
-async function explain(
-  core: Core,
-  q: Parameters<ReportRepository['productivity']>[0],
-  indexes: number[],
-): Promise<Map<number, string[]>> {
-  const plans = new Map<number, string[]>();
-  const db = core.database.db;
-  await repositoryWith(async (query, index) => {
-    if (!indexes.includes(index)) return { rows: [] };
-    const res = (await db.execute(sql`explain (analyze, buffers) ${query}`)) as unknown as {
+/**
+ * EXPLAIN (ANALYZE, BUFFERS, SETTINGS) of the report's statements named in `targets`, each in the
+ * repository's own transaction after its `set …` statements; the other statements are not run.
+ */
+async function explain(core: Core, q: ReportQuery, targets: Statement[]): Promise<Map<Statement, string[]>> {
+  const plans = new Map<Statement, string[]>();
+  await instrumentedRepository(core.database.db, async (query, kind, run) => {
+    if (kind === 'setup') return run(query);
+    if (!targets.includes(kind)) return { rows: [] };
+    const res = (await run(sql`explain (analyze, buffers, settings) ${query}`)) as {
       rows: { 'QUERY PLAN': string }[];
     };
     plans.set(
-      index,
+      kind,
       res.rows.map((r) => r['QUERY PLAN']),
     );
     return { rows: [] };
@@ -359,10 +412,14 @@ async function explain(
   return plans;
 }
 
-/** The lines of a plan worth a glance: nodes with their timing, sorts, spills, buffers, totals. */
+/**
+ * The lines of a plan worth a glance: nodes with their timing, grouping and sort keys (a grouping
+ * set that needs its own sort shows as a second Sort Key), sorts, spills, buffers, heap fetches,
+ * settings, totals; not the long Filter and Index Cond lines.
+ */
 function planSummary(plan: string[]): string[] {
   const keep =
-    /(->|^\s*[A-Z][A-Za-z ]+ {2}\(cost|Sort Method|Disk:|Batches|Buffers:|Rows Removed|Planning Time|Execution Time|JIT|Timing:|Functions:|Workers)/;
+    /(->|^\s*[A-Z][A-Za-z ]+ {2}\(cost|Group Key|Hash Key|Sort Key|Sort Method|Disk:|Batches|Buffers:|Rows Removed|Heap Fetches|Planning:|Planning Time|Execution Time|JIT|Timing:|Functions:|Workers|Settings:)/;
   const lines = plan.filter((l) => keep.test(l));
   return lines.length > 40 ? [...lines.slice(0, 36), '  …', ...lines.slice(-4)] : lines;
 }
@@ -418,16 +475,17 @@ async function main(): Promise<void> {
       { label: '30 days', qs: `?from=${addDays(to, -29)}&to=${to}`, from: addDays(to, -29), to },
       { label: '366 days', qs: `?from=${addDays(to, -365)}&to=${to}`, from: addDays(to, -365), to },
     ];
-    const results: WindowResult[] = [];
+    const results: (WindowResult & { load: number })[] = [];
     for (const w of windows) {
-      log(`${w.label}: ${opts.warmup} warm-up + ${opts.runs} timed requests …`);
+      const load = os.loadavg()[0]!;
+      log(`${w.label}: ${opts.warmup} warm-up + ${opts.runs} timed requests (load ${fmt(load)}) …`);
       const r = await measureWindow(app, core, w, session.token, session.userId);
       const s = [...r.ms].sort((a, b) => a - b);
       log(
-        `  p50 ${fmt(pct(s, 0.5))} ms, p95 ${fmt(pct(s, 0.95))} ms; queries alone (median ms): ` +
-          QUERIES.map((name, i) => `${name} ${fmt(r.perQuery[i]!)}`).join(', '),
+        `  p50 ${fmt(pct(s, 0.5))} ms, p95 ${fmt(pct(s, 0.95))} ms; repository alone ${fmt(r.repository)} ms; ` +
+          `statements (median ms): ${QUERIES.map((name, i) => `${name} ${fmt(r.perQuery[i]!)}`).join(', ')}`,
       );
-      results.push(r);
+      results.push({ ...r, load });
     }
 
     const table = markdownTable(
@@ -439,6 +497,8 @@ async function main(): Promise<void> {
         'p50 (ms)',
         'p95 (ms)',
         'max (ms)',
+        'Load (1 min)',
+        'repository (ms)',
         ...QUERIES.map((q) => `${q} (ms)`),
       ],
       results.map((r) => {
@@ -451,6 +511,8 @@ async function main(): Promise<void> {
           fmt(pct(s, 0.5)),
           fmt(pct(s, 0.95)),
           fmt(s.at(-1)!),
+          fmt(r.load),
+          fmt(r.repository),
           ...r.perQuery.map((x) => fmt(x)),
         ];
       }),
@@ -467,16 +529,31 @@ async function main(): Promise<void> {
       `${box.memory}, Node ${box.node}, ${info}. One user (${TIMEZONE}) with ${fmtInt(opts.tasks)} tasks ` +
       `over two years, ${opts.otherUsers} others with ${fmtInt(opts.otherTasks)} each; overdue now: ` +
       `${fmtInt(results[0]!.overdue)}. ${opts.runs} timed requests per window (after ${opts.warmup} ` +
-      `warm-up), in process (\`inject\`); the query columns are each query run alone, median of ` +
-      `${opts.queryRuns}. Load average (1 min) ${fmt(load0)} at the start, ${fmt(os.loadavg()[0]!)} at the ` +
+      `warm-up), in process (\`inject\`). "repository" is \`ReportRepository.productivity\` alone (its ` +
+      `transaction, \`set\` statements, ${QUERIES.length} statements and the JS), and the statement ` +
+      `columns each statement as it runs there (${QUERIES.join(', ')}), medians of ${opts.queryRuns}; ` +
+      `"Load" is the 1-minute load average as the window started. Load average (1 min) ${fmt(load0)} at the start, ${fmt(os.loadavg()[0]!)} at the ` +
       `end, on ${box.nproc} cores: other processes share the machine, so these figures are upper bounds.`;
     const verdict = slow.length
-      ? `**Slow (p95 > ${SLOW_MS} ms)**: ${slow.map((r) => `${r.w.label} (slowest query: ${r.slowest})`).join(', ')}.`
+      ? `**Slow (p95 > ${SLOW_MS} ms)**: ${slow.map((r) => `${r.w.label} (slowest statement: ${r.slowest})`).join(', ')}.`
       : `Every window's p95 is under ${SLOW_MS} ms.`;
-    const section = [header, '', table, '', verdict].join('\n');
+    // The slowest statement of all, with its plan: where the next improvement has to come from.
+    const worst = results.reduce((a, b) => (Math.max(...b.perQuery) > Math.max(...a.perQuery) ? b : a));
+    const worstPlan = [
+      `Slowest statement: **${worst.slowest}** at ${worst.w.label} ` +
+        `(${fmt(Math.max(...worst.perQuery))} ms alone); \`EXPLAIN (ANALYZE, BUFFERS, SETTINGS)\`, in the ` +
+        `repository's transaction, summarised:`,
+      '',
+      '```text',
+      ...planSummary(worst.plan),
+      '```',
+    ];
+    const section = [header, '', table, '', verdict, '', ...worstPlan].join('\n');
     console.log(`\n${section}\n`);
     for (const r of results) {
-      console.log(`EXPLAIN (ANALYZE, BUFFERS) of the slowest query of "${r.w.label}": ${r.slowest}`);
+      console.log(
+        `EXPLAIN (ANALYZE, BUFFERS, SETTINGS) of the slowest statement of "${r.w.label}": ${r.slowest}`,
+      );
       console.log(planSummary(r.plan).join('\n'));
       console.log('');
     }

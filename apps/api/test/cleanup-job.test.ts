@@ -56,13 +56,18 @@ describe('cleanup_tasks', () => {
 
   it('refuses to start when a job has no handler or a handler has no job', () => {
     const ok = async () => ({});
-    const all = { send_reminder: ok, send_webhook: ok, cleanup_tasks: ok, generate_report: ok };
+    const all = {
+      send_reminder: ok,
+      send_webhook: ok,
+      cleanup_tasks: ok,
+      generate_report: ok,
+      sync_calendar: ok,
+    };
     expect(() => assertHandlers({})).toThrow(
-      /no handler for send_reminder, send_webhook, cleanup_tasks, generate_report/,
+      /no handler for send_reminder, send_webhook, cleanup_tasks, generate_report, sync_calendar/,
     );
-    expect(() => assertHandlers({ send_reminder: ok, send_webhook: ok, generate_report: ok })).toThrow(
-      /no handler for cleanup_tasks$/,
-    );
+    const { cleanup_tasks: _, ...withoutCleanup } = all;
+    expect(() => assertHandlers(withoutCleanup)).toThrow(/no handler for cleanup_tasks$/);
     expect(() => assertHandlers({ ...all, send_fax: ok })).toThrow(/unknown jobs send_fax/);
     expect(() => assertHandlers(all)).not.toThrow();
   });

@@ -13,6 +13,7 @@ const PUBLIC_API = new Set([
 const NO_BODY = new Set([
   'post /api/v1/auth/logout',
   'post /api/v1/calendar/feed',
+  'post /api/v1/calendar/connections/{id}/sync',
   'post /api/v1/tasks/{id}/archive',
   'post /api/v1/tasks/{id}/unarchive',
   'post /api/v1/webhooks/{id}/ping',

@@ -323,7 +323,7 @@ describe.skipIf(testDb !== 'postgres')('job workers (processes)', { timeout: 60_
 
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(
-      /^usage: npm run job -- <send_reminder\|send_webhook\|cleanup_tasks\|generate_report>/,
+      /^usage: npm run job -- <send_reminder\|send_webhook\|cleanup_tasks\|generate_report\|sync_calendar>/,
     );
     expect(unknown.stdout).toBe('');
 
@@ -365,6 +365,7 @@ describe.skipIf(testDb !== 'postgres')('job workers (processes)', { timeout: 60_
       'generate_report',
       'send_reminder',
       'send_webhook',
+      'sync_calendar',
     ]);
   });
 });

@@ -9,6 +9,7 @@ import { SessionProvider } from './lib/session';
 import { LoginPage, SignupPage } from './pages/AuthPages';
 import { CalendarPage } from './pages/CalendarPage';
 import { ProjectsPage } from './pages/ProjectsPage';
+import { ReportsPage } from './pages/ReportsPage';
 import { SettingsPage } from './pages/SettingsPage';
 import { TasksPage } from './pages/TasksPage';
 import './styles.css';
@@ -51,6 +52,7 @@ const router = createBrowserRouter([
       { path: '/projects', element: <ProjectsPage /> },
       { path: '/projects/:projectId', element: <TasksPage view="project" /> },
       { path: '/calendar', element: <CalendarPage /> },
+      { path: '/reports', element: <ReportsPage /> },
       { path: '/settings', element: <SettingsPage /> },
       { path: '*', element: <Navigate to="/today" replace /> },
     ],

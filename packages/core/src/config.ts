@@ -40,6 +40,8 @@ export interface Config {
   /** Deliver webhooks to loopback and private addresses (development and tests only). */
   webhookAllowPrivate: boolean;
   webhookTimeoutMs: number;
+  /** Connect CalDAV servers on loopback and private addresses (a calendar server on your own network). */
+  caldavAllowPrivate: boolean;
   /** Delay before each delivery attempt (ms): the first is the initial send, the rest the retries. */
   webhookRetrySchedule: number[];
   /** Undefined in embedded mode until the secret is loaded from DATA_DIR. */
@@ -235,6 +237,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobPollMs: int(env, 'JOB_POLL_MS', 1000, 20, 60_000),
     webhookAllowPrivate: bool(env, 'WEBHOOK_ALLOW_PRIVATE', false),
     webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+    caldavAllowPrivate: bool(env, 'CALDAV_ALLOW_PRIVATE', false),
     // The Standard Webhooks schedule: at once, then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
     webhookRetrySchedule: durations(env, 'WEBHOOK_RETRY_SCHEDULE', '0,5s,5m,30m,2h,5h,10h,14h,20h,24h'),
     jwtSecret,

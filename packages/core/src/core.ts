@@ -15,10 +15,12 @@ import { cleanupTasksHandler } from './jobs/handlers/cleanup-tasks.handler';
 import { generateReportHandler } from './jobs/handlers/generate-report.handler';
 import { sendReminderHandler } from './jobs/handlers/send-reminder.handler';
 import { sendWebhookHandler } from './jobs/handlers/send-webhook.handler';
+import { syncCalendarHandler } from './jobs/handlers/sync-calendar.handler';
 import { assertHandlers, type JobHandlers } from './jobs/job.catalogue';
 import type { JobQueue, ScheduledJob } from './jobs/job.queue';
 import { OutboxRelay } from './jobs/outbox.relay';
 import { type Clock, systemClock } from './lib/clock';
+import { SecretBox } from './lib/encryption';
 import { type Log, silentLog } from './lib/log';
 import { PasswordHasher } from './lib/password';
 import { loadOrCreateSecret } from './lib/secret';
@@ -26,6 +28,7 @@ import { createMailer, type Mailer } from './mail/mailer';
 import { addJobGauges, createMetrics, type Metrics } from './metrics/metrics';
 import { ApiKeyRepository } from './repositories/api-key.repository';
 import { CalendarRepository } from './repositories/calendar.repository';
+import { CalendarConnectionRepository } from './repositories/calendar-connection.repository';
 import { JobRepository } from './repositories/job.repository';
 import { OutboxRepository } from './repositories/outbox.repository';
 import { ProjectRepository } from './repositories/project.repository';
@@ -38,6 +41,7 @@ import { WeeklyReportRepository } from './repositories/weekly-report.repository'
 import { ApiKeyService } from './services/api-key.service';
 import { AuthService } from './services/auth.service';
 import { CalendarService } from './services/calendar.service';
+import { CalendarConnectionService } from './services/calendar-connection.service';
 import { HealthService } from './services/health.service';
 import { ProjectService } from './services/project.service';
 import { ReportService } from './services/report.service';
@@ -57,6 +61,7 @@ export interface Services {
   webhooks: WebhookService;
   reports: ReportService;
   calendar: CalendarService;
+  calendarConnections: CalendarConnectionService;
 }
 
 export interface Core {
@@ -91,6 +96,18 @@ export interface CreateCoreOptions {
 }
 
 const DAY_MS = 86_400_000;
+
+/**
+ * What seals secrets at rest: ENCRYPTION_KEY; in embedded mode a key kept in DATA_DIR (or one per
+ * process in memory). With a shared database and no ENCRYPTION_KEY there is none: processes would
+ * not agree on a key, so the features that need one say so.
+ */
+function secretBoxFor(config: Config): SecretBox | undefined {
+  if (config.encryptionKey) return new SecretBox(config.encryptionKey);
+  if (config.databaseUrl) return undefined;
+  if (config.dataDir.startsWith('memory://')) return new SecretBox(randomBytes(32).toString('hex'));
+  return new SecretBox(loadOrCreateSecret(config.dataDir, 'encryption-key'));
+}
 
 function jwtSecretFor(config: Config): string {
   if (config.jwtSecret) return config.jwtSecret;
@@ -167,14 +184,32 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       });
   const webhookRepo = new WebhookRepository(database.db);
   const reminderRepo = new ReminderRepository(database.db);
-  const relay = new OutboxRelay(outbox, webhookRepo, transaction, queue, clock, log, {
-    pollMs: config.jobPollMs,
-    batchSize: 200,
-    webhookFirstDelayMs: config.webhookRetrySchedule[0] ?? 0,
-  });
+  const connectionRepo = new CalendarConnectionRepository(database.db);
+  const relay = new OutboxRelay(
+    outbox,
+    webhookRepo,
+    transaction,
+    queue,
+    clock,
+    log,
+    {
+      pollMs: config.jobPollMs,
+      batchSize: 200,
+      webhookFirstDelayMs: config.webhookRetrySchedule[0] ?? 0,
+    },
+    connectionRepo,
+  );
   const users = new UserService(userRepo, auth, sessions, taskCache, apiKeys);
   const projects = new ProjectService(projectRepo, taskRepo, transaction, taskCache, outbox);
-  const reports = new ReportService(new ReportRepository(database.db, transaction), users, projects, clock);
+  const reports = new ReportService(new ReportRepository(transaction), users, projects, clock);
+  const calendarConnections = new CalendarConnectionService(
+    connectionRepo,
+    tasks,
+    queue,
+    clock,
+    secretBoxFor(config),
+    { allowPrivate: config.caldavAllowPrivate, appUrl: config.appUrl },
+  );
   const jobs = {
     send_reminder: sendReminderHandler({
       tasks: taskRepo,
@@ -222,6 +257,12 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       appUrl: config.appUrl,
       leaseMs: config.jobLockMs,
     }),
+    sync_calendar: syncCalendarHandler({
+      connections: connectionRepo,
+      calendars: calendarConnections,
+      queue,
+      clock,
+    }),
   };
   assertHandlers(jobs);
   addJobGauges(metrics, { counts: () => queue.counts(), outboxPending: () => relay.pending() });
@@ -237,6 +278,8 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       { name: 'cleanup_tasks', pattern: config.cleanupSchedule, payload: {} },
       // Finds whose weekly report is due (their weekday and hour, in their zone).
       { name: 'generate_report', pattern: '*/15 * * * *', payload: {} },
+      // Pulls what changed in connected calendars.
+      { name: 'sync_calendar', pattern: '*/5 * * * *', payload: {} },
     ],
     mailer,
     clock,
@@ -259,6 +302,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
         userRepo,
       ),
       reports,
+      calendarConnections,
       calendar: new CalendarService(new CalendarRepository(database.db), projectRepo, clock, config.appUrl),
     },
     async close() {

@@ -10,8 +10,6 @@ export interface paths {
         /**
          * Job queues: counts per state, backlog of the outbox, recent failures
          * @description Signed-in sessions only: API keys get 403.
-         *
-         *     Signed-in sessions only: API keys get 403.
          */
         get: {
             parameters: {
@@ -164,8 +162,6 @@ export interface paths {
         /**
          * Your API keys
          * @description Newest first; revoked keys are gone, expired ones say so.
-         *
-         *     Signed-in sessions only: API keys get 403.
          *
          *     Signed-in sessions only: API keys get 403.
          */
@@ -591,6 +587,306 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/calendar/connections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your connected calendars, with how their sync goes
+         * @description Signed-in sessions only: API keys get 403.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["CalendarConnection"][];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Connect a CalDAV calendar (two-way task sync)
+         * @description Signs in to the server, finds the calendar, stores the password encrypted and starts a first sync. Task changes are pushed within seconds; changes made in the calendar app are pulled every 5 minutes.
+         *
+         *     Signed-in sessions only: API keys get 403.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Which calendar; default: the first that holds tasks */
+                        calendar_url?: string;
+                        /** @description Stored encrypted (ENCRYPTION_KEY) */
+                        password: string;
+                        /** @description The CalDAV server, e.g. https://dav.example.com/ */
+                        server_url: string;
+                        username: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["CalendarConnection"];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (CONFLICT) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calendar/connections/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Disconnect a calendar
+         * @description Stops syncing; what is in the calendar stays there.
+         *
+         *     Signed-in sessions only: API keys get 403.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID (v7, time-ordered) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not yours (NOT_FOUND) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calendar/connections/{id}/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sync a connected calendar now
+         * @description In the background: watch the connection for the outcome.
+         *
+         *     Signed-in sessions only: API keys get 403.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID (v7, time-ordered) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["CalendarConnection"];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not yours (NOT_FOUND) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/calendar/feed": {
         parameters: {
             query?: never;
@@ -601,8 +897,6 @@ export interface paths {
         /**
          * Whether you have a calendar feed
          * @description Signed-in sessions only: API keys get 403.
-         *
-         *     Signed-in sessions only: API keys get 403.
          */
         get: {
             parameters: {
@@ -843,8 +1137,6 @@ export interface paths {
         /**
          * Your projects
          * @description API keys need the scope `projects:read`.
-         *
-         *     API keys need the scope `projects:read`.
          */
         get: {
             parameters: {
@@ -970,8 +1262,6 @@ export interface paths {
         /**
          * One project
          * @description API keys need the scope `projects:read`.
-         *
-         *     API keys need the scope `projects:read`.
          */
         get: {
             parameters: {
@@ -1165,8 +1455,6 @@ export interface paths {
          * @description Takes the filters of GET /tasks, except project_id.
          *
          *     API keys need the scope `projects:read` and `tasks:read`.
-         *
-         *     API keys need the scope `projects:read` and `tasks:read`.
          */
         get: {
             parameters: {
@@ -1271,8 +1559,6 @@ export interface paths {
          * @description Created and completed tasks, completion rate, overdue tasks, time to complete, by priority, project, tag and day, in your time zone. `format=csv` answers the same as CSV (`section,key,metric,value`).
          *
          *     API keys need the scope `reports:read`.
-         *
-         *     API keys need the scope `reports:read`.
          */
         get: {
             parameters: {
@@ -1361,8 +1647,6 @@ export interface paths {
         /**
          * Your tasks, filtered, sorted and paged
          * @description API keys need the scope `tasks:read`.
-         *
-         *     API keys need the scope `tasks:read`.
          */
         get: {
             parameters: {
@@ -1523,8 +1807,6 @@ export interface paths {
         /**
          * One task
          * @description API keys need the scope `tasks:read`.
-         *
-         *     API keys need the scope `tasks:read`.
          */
         get: {
             parameters: {
@@ -1882,8 +2164,6 @@ export interface paths {
         /**
          * All users (admins only)
          * @description Signed-in sessions only: API keys get 403.
-         *
-         *     Signed-in sessions only: API keys get 403.
          */
         get: {
             parameters: {
@@ -1963,8 +2243,6 @@ export interface paths {
         /**
          * Your profile
          * @description Any API key may call this.
-         *
-         *     Any API key may call this.
          */
         get: {
             parameters: {
@@ -2193,8 +2471,6 @@ export interface paths {
         /**
          * Your webhooks
          * @description API keys need the scope `webhooks:manage`.
-         *
-         *     API keys need the scope `webhooks:manage`.
          */
         get: {
             parameters: {
@@ -2350,8 +2626,6 @@ export interface paths {
         /**
          * One webhook
          * @description API keys need the scope `webhooks:manage`.
-         *
-         *     API keys need the scope `webhooks:manage`.
          */
         get: {
             parameters: {
@@ -2577,8 +2851,6 @@ export interface paths {
          * @description Newest first; kept 30 days.
          *
          *     API keys need the scope `webhooks:manage`.
-         *
-         *     API keys need the scope `webhooks:manage`.
          */
         get: {
             parameters: {
@@ -2672,8 +2944,6 @@ export interface paths {
         /**
          * One delivery, with the body sent and the response
          * @description API keys need the scope `webhooks:manage`.
-         *
-         *     API keys need the scope `webhooks:manage`.
          */
         get: {
             parameters: {
@@ -3164,6 +3434,34 @@ export interface components {
             /** @description The start of the key, to tell keys apart (the key itself is never shown again) */
             prefix: string;
             scopes: ("tasks:read" | "tasks:write" | "projects:read" | "projects:write" | "webhooks:manage" | "reports:read")[];
+        };
+        /** CalendarConnection */
+        CalendarConnection: {
+            /** @description The calendar collection the tasks are synced with */
+            calendar_url: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 with offset
+             */
+            created_at: string;
+            display_name: string | null;
+            /** @description Failed syncs in a row */
+            failures: number;
+            /**
+             * Format: uuid
+             * @description A UUID (v7, time-ordered)
+             */
+            id: string;
+            last_error: string | null;
+            last_success_at: string | null;
+            last_sync_at: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 with offset
+             */
+            next_sync_at: string;
+            server_url: string;
+            username: string;
         };
         /** CreatedApiKey */
         CreatedApiKey: {

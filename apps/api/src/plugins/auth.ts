@@ -99,6 +99,8 @@ export default fp(async function auth(
         : scopes.length
           ? `API keys need the scope ${scopes.map((s) => `\`${s}\``).join(' and ')}.`
           : 'Any API key may call this.';
+    // GET and its HEAD share one schema object: add the note once.
+    if (schema.description?.includes(note)) return;
     schema.description = schema.description ? `${schema.description}\n\n${note}` : note;
   });
 

@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import { JobsOverview } from '../routes/admin/admin.schema';
 import { ApiKey, CreatedApiKey } from '../routes/api-keys/api-key.schema';
 import { Session } from '../routes/auth/auth.schema';
+import { CalendarConnection } from '../routes/calendar/calendar.routes';
 import { Project } from '../routes/projects/project.schema';
 import { ProductivityReport } from '../routes/reports/report.schema';
 import { Task } from '../routes/tasks/task.schema';
@@ -40,6 +41,7 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
     WebhookDelivery,
     WebhookDeliveryDetail,
     ProductivityReport,
+    CalendarConnection,
   ])
     app.addSchema(schema);
   await app.register(swagger, {

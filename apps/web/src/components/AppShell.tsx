@@ -15,6 +15,7 @@ const VIEWS = [
   { to: '/tasks', label: 'All tasks', key: '4' },
   { to: '/calendar', label: 'Calendar', key: '5' },
   { to: '/archived', label: 'Archived', key: '6' },
+  { to: '/reports', label: 'Reports', key: '7' },
 ];
 
 export function AppShell() {
@@ -39,6 +40,7 @@ export function AppShell() {
     'g a': () => navigate('/tasks'),
     'g c': () => navigate('/calendar'),
     'g p': () => navigate('/projects'),
+    'g r': () => navigate('/reports'),
     'g s': () => navigate('/settings'),
     escape: () => {
       setHelp(false);

@@ -10,7 +10,7 @@ const SHORTCUTS: [string, string][] = [
   ['Escape', 'Close the task or this help'],
   ['g t · g u · g o', 'Today · Upcoming · Overdue'],
   ['g a · g c · g p', 'All tasks · Calendar · Projects'],
-  ['g s', 'Settings'],
+  ['g r · g s', 'Reports · Settings'],
   ['?', 'Show or hide this help'],
 ];
 

@@ -1,4 +1,4 @@
-// API keys and webhooks: their queries, the scopes and events they offer, and the wording of times.
+// API keys, webhooks and the calendar feed: their queries, the scopes and events they offer, and the wording of times.
 import { useQuery } from '@tanstack/react-query';
 import { type Schemas, TaskmanError, unwrap, unwrapBody } from '@taskman/sdk';
 import { api, fieldError, messageOf } from './api';
@@ -39,6 +39,16 @@ export function useApiKeys() {
     queryKey: ['api-keys'],
     queryFn: async () =>
       (await unwrapBody(api.GET('/api/v1/api-keys', { params: { query: { limit: 100 } } }))).data,
+  });
+}
+
+export type FeedStatus = { active: boolean; created_at: string | null };
+
+/** Whether the user has a calendar feed URL, and since when (the URL itself is shown only once). */
+export function useCalendarFeed() {
+  return useQuery({
+    queryKey: ['calendar-feed'],
+    queryFn: (): Promise<FeedStatus> => unwrap(api.GET('/api/v1/calendar/feed')),
   });
 }
 

@@ -3,10 +3,12 @@ import { expectOk, unwrap } from '@taskman/sdk';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { useLocation } from 'react-router';
 import { ApiKeysSection } from '../components/ApiKeysSection';
+import { CalendarFeedSection } from '../components/CalendarFeedSection';
 import { Field } from '../components/Field';
 import { WebhooksSection } from '../components/WebhooksSection';
+import { WeeklyReportSection } from '../components/WeeklyReportSection';
 import { api, fieldError, forgetSession, messageOf, saveSession } from '../lib/api';
-import { useApiKeys, useWebhooks } from '../lib/integrations';
+import { useApiKeys, useCalendarFeed, useWebhooks } from '../lib/integrations';
 import { useMe } from '../lib/session';
 import { toast } from '../lib/toast';
 
@@ -22,7 +24,8 @@ export function SettingsPage() {
   const [confirmDelete, setConfirmDelete] = useState(false);
   const apiKeys = useApiKeys();
   const webhooks = useWebhooks();
-  useScrollToHash(!me.isPending && !apiKeys.isPending && !webhooks.isPending);
+  const feed = useCalendarFeed();
+  useScrollToHash(!me.isPending && !apiKeys.isPending && !webhooks.isPending && !feed.isPending);
 
   if (me.isPending) return <div className="spinner" role="status" aria-label="Loading settings" />;
   if (me.isError)
@@ -172,6 +175,8 @@ export function SettingsPage() {
         </button>
       </form>
 
+      <WeeklyReportSection user={user} />
+      <CalendarFeedSection />
       <ApiKeysSection />
       <WebhooksSection />
 
@@ -209,7 +214,6 @@ export function SettingsPage() {
           </form>
         )}
       </section>
-      <p className="faint">Coming with their features: calendar feeds and weekly report emails.</p>
     </section>
   );
 }

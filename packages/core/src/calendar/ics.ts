@@ -10,19 +10,23 @@ export const ICAL_STATUS: Record<Status, string> = {
   done: 'COMPLETED',
 };
 
-export interface FeedInput {
-  calendarName: string;
-  timezone: string;
-  tasks: TaskRow[];
+/** What a VTODO needs besides its task: links point to appUrl, UIDs end with @host. */
+export interface TodoContext {
   appUrl: string;
   host: string;
   now: Date;
 }
 
+export interface FeedInput extends TodoContext {
+  calendarName: string;
+  timezone: string;
+  tasks: TaskRow[];
+}
+
 const utc = (d: Date) => ICAL.Time.fromJSDate(d, true);
 
 /** A task as a VTODO: stable UID, DUE, STATUS, PRIORITY, CATEGORIES, a VALARM for its reminder. */
-function vtodo(task: TaskRow, input: FeedInput): ICAL.Component {
+function vtodo(task: TaskRow, input: TodoContext): ICAL.Component {
   const todo = new ICAL.Component('vtodo');
   todo.addPropertyWithValue('uid', `${task.id}@${input.host}`);
   todo.addPropertyWithValue('dtstamp', utc(input.now));
@@ -57,10 +61,63 @@ function vtodo(task: TaskRow, input: FeedInput): ICAL.Component {
   return todo;
 }
 
+const PRODID = '-//Taskman//Taskman//EN';
+
+/** One task as a calendar object (a VCALENDAR holding its VTODO), for a CalDAV PUT. */
+export function taskCalendarObject(task: TaskRow, context: TodoContext): string {
+  const cal = new ICAL.Component(['vcalendar', [], []]);
+  cal.addPropertyWithValue('prodid', PRODID);
+  cal.addPropertyWithValue('version', '2.0');
+  cal.addSubcomponent(vtodo(task, context));
+  return `${cal.toString()}\r\n`;
+}
+
+/** What Taskman reads back from a VTODO edited in a calendar app. */
+export interface RemoteTodo {
+  uid: string | null;
+  summary: string | null;
+  due: Date | null;
+  status: Status;
+  lastModified: Date | null;
+}
+
+const STATUS_OF: Record<string, Status> = {
+  'NEEDS-ACTION': 'todo',
+  'IN-PROCESS': 'in_progress',
+  COMPLETED: 'done',
+};
+
+/** Parses a calendar object's first VTODO; undefined if there is none or it cannot be read. */
+export function parseRemoteTodo(data: string): RemoteTodo | undefined {
+  try {
+    const todo = new ICAL.Component(ICAL.parse(data)).getFirstSubcomponent('vtodo');
+    if (!todo) return undefined;
+    const time = (name: string) => {
+      const v = todo.getFirstPropertyValue(name);
+      return v instanceof ICAL.Time ? v.toJSDate() : null;
+    };
+    const text = (name: string) => {
+      const v = todo.getFirstPropertyValue(name);
+      return typeof v === 'string' ? v : null;
+    };
+    const status = String(text('status') ?? '').toUpperCase();
+    return {
+      uid: text('uid'),
+      summary: text('summary'),
+      due: time('due'),
+      // Some apps only set COMPLETED (or PERCENT-COMPLETE) when a to-do is ticked off.
+      status: STATUS_OF[status] ?? (time('completed') ? 'done' : 'todo'),
+      lastModified: time('last-modified') ?? time('dtstamp'),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The iCalendar text of a feed (RFC 5545, CRLF line ends, long lines folded). */
 export function calendarFeed(input: FeedInput): string {
   const cal = new ICAL.Component(['vcalendar', [], []]);
-  cal.addPropertyWithValue('prodid', '-//Taskman//Taskman calendar feed//EN');
+  cal.addPropertyWithValue('prodid', PRODID);
   cal.addPropertyWithValue('version', '2.0');
   cal.addPropertyWithValue('calscale', 'GREGORIAN');
   cal.addPropertyWithValue('method', 'PUBLISH');

@@ -400,3 +400,51 @@ export const calendarFeeds = pgTable(
   (t) => [uniqueIndex('calendar_feeds_token_key').on(t.tokenHash)],
 );
 export type CalendarFeedRow = typeof calendarFeeds.$inferSelect;
+
+/**
+ * A user's CalDAV calendar that tasks are synced with (two ways). The password is sealed with
+ * ENCRYPTION_KEY (AES-256-GCM, bound to the row's id).
+ */
+export const calendarConnections = pgTable(
+  'calendar_connections',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    serverUrl: text('server_url').notNull(),
+    /** The calendar collection the tasks live in (found at connection time). */
+    calendarUrl: text('calendar_url').notNull(),
+    displayName: text('display_name'),
+    username: text('username').notNull(),
+    passwordSealed: text('password_sealed').notNull(),
+    lastSyncAt: timestamp('last_sync_at', { withTimezone: true }),
+    lastSuccessAt: timestamp('last_success_at', { withTimezone: true }),
+    /** The last sync's error, shown to the user; null after a success. */
+    lastError: text('last_error'),
+    /** Failed syncs in a row: the next periodic sync waits longer after each. */
+    failures: integer('failures').notNull().default(0),
+    nextSyncAt: timestamp('next_sync_at', { withTimezone: true }).notNull().defaultNow(),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex('calendar_connections_user_calendar_key').on(t.userId, t.calendarUrl)],
+);
+export type CalendarConnectionRow = typeof calendarConnections.$inferSelect;
+
+/** Which calendar object stands for which task, and what each side looked like at the last sync. */
+export const calendarItems = pgTable(
+  'calendar_items',
+  {
+    connectionId: uuid('connection_id')
+      .notNull()
+      .references(() => calendarConnections.id, { onDelete: 'cascade' }),
+    /** No foreign key: a deleted task's item is how the sync knows to delete its object. */
+    taskId: uuid('task_id').notNull(),
+    href: text('href').notNull(),
+    etag: text('etag'),
+    /** The task's version when the two sides last agreed. */
+    syncedVersion: integer('synced_version').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.connectionId, t.taskId] })],
+);
+export type CalendarItemRow = typeof calendarItems.$inferSelect;

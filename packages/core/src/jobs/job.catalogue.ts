@@ -1,8 +1,7 @@
 /**
  * The typed job catalogue (DESIGN.md): every job name with its payload type. A job is listed here
  * only once its handler exists; `assertHandlers` makes a process refuse to start when a listed job
- * has no handler or a handler has no job. The brief's last job (sync_calendar) joins
- * with its handler.
+ * has no handler or a handler has no job. Every job of the brief is here.
  */
 export interface JobPayloads {
   /** Email the owner of a task its reminder for `remindAt` (ISO 8601), unless it no longer applies. */
@@ -20,6 +19,11 @@ export interface JobPayloads {
    * With one: email them their weekly productivity report for the week starting `weekStart`.
    */
   generate_report: { userId?: string; weekStart?: string };
+  /**
+   * Without a connection: find the CalDAV connections whose periodic sync is due and enqueue
+   * theirs (run every 5 minutes). With one: sync it, both ways.
+   */
+  sync_calendar: { connectionId?: string };
 }
 
 export type JobName = keyof JobPayloads;
@@ -28,6 +32,7 @@ export const JOB_NAMES: readonly JobName[] = [
   'send_webhook',
   'cleanup_tasks',
   'generate_report',
+  'sync_calendar',
 ];
 
 /** What a job's run reports (logged, kept with the job, and printed by `npm run job`). */

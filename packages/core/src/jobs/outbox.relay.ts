@@ -3,8 +3,10 @@ import type { Executor } from '../db/client';
 import type { TransactionRunner } from '../db/transaction';
 import type { Clock } from '../lib/clock';
 import type { Log } from '../lib/log';
+import type { CalendarConnectionRepository } from '../repositories/calendar-connection.repository';
 import type { OutboxRepository } from '../repositories/outbox.repository';
 import type { WebhookRepository } from '../repositories/webhook.repository';
+import { calendarPushJob } from '../services/calendar-connection.service';
 import { webhookBody } from '../webhooks/webhook.payload';
 import { queueOpsForEvent } from './event.jobs';
 import { errorSummary, type JobQueue, type JobRequest, jobRequest } from './job.queue';
@@ -36,6 +38,8 @@ export class OutboxRelay {
     private readonly clock: Clock,
     private readonly log: Log,
     private readonly opts: RelayOptions,
+    /** Who has CalDAV calendars: their task changes are pushed by a sync_calendar job. */
+    private readonly calendars?: CalendarConnectionRepository,
   ) {}
 
   /** Publishes one batch; returns how many events it published (0: none waiting, or another relay is at it). */
@@ -45,7 +49,12 @@ export class OutboxRelay {
       const events = await outbox.claimBatch(this.opts.batchSize);
       if (events.length === 0) return 0;
       const webhooks = this.webhooks.withTx(tx);
-      const hooks = await webhooks.activeFor([...new Set(events.map((e) => e.userId))]);
+      const userIds = [...new Set(events.map((e) => e.userId))];
+      const hooks = await webhooks.activeFor(userIds);
+      const calendarsOf = new Map<string, string[]>();
+      // In the relay's transaction (PGlite has one connection: a query outside it would wait for ever).
+      for (const c of (await this.calendars?.withTx(tx as Executor).forUsers(userIds)) ?? [])
+        calendarsOf.set(c.userId, [...(calendarsOf.get(c.userId) ?? []), c.id]);
       // Adds are sent in runs between cancels, so the queue sees the changes in their order.
       let adds: JobRequest[] = [];
       const flush = async () => {
@@ -60,6 +69,12 @@ export class OutboxRelay {
             await this.queue.cancel(op.cancel.name, op.cancel.key, tx as Executor);
           }
         }
+        // A task change is pushed to the user's calendars within seconds.
+        if (event.type.startsWith('task.'))
+          for (const connectionId of calendarsOf.get(event.userId) ?? [])
+            adds.push(
+              jobRequest('sync_calendar', { connectionId }, calendarPushJob(connectionId, this.clock.now())),
+            );
         // Each subscribed webhook gets a delivery (its body fixed now) and a job to send it.
         for (const hook of hooks) {
           if (hook.userId !== event.userId || !hook.events.includes(event.type)) continue;

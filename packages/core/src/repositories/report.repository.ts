@@ -42,15 +42,12 @@ const numOrNull = (v: unknown) => (v === null || v === undefined ? null : Number
  * days are cut at midnight in the user's time zone (so a DST day has 23 or 25 hours).
  */
 export class ReportRepository {
-  constructor(
-    private readonly db: Executor,
-    private readonly transaction: TransactionRunner,
-  ) {}
+  constructor(private readonly transaction: TransactionRunner) {}
 
   /**
-   * Three statements in one read-only snapshot (so the sections agree under concurrent writes):
-   * the summary, priorities and projects in one pass over the period's rows (GROUPING SETS), the
-   * tags, and the days (one pass over each of the two index ranges). JIT is off: these queries are
+   * Four statements in one read-only snapshot (so the sections agree under concurrent writes):
+   * the summary, priorities and projects in one pass over the period's rows (GROUPING SETS), what
+   * is overdue (a partial index), the tags, and the days (one pass over each of the two index ranges). JIT is off: these queries are
    * short, and PostgreSQL's row estimates for the day series would otherwise compile them.
    */
   async productivity(q: ReportQuery): Promise<ProductivityFigures> {

@@ -66,7 +66,7 @@ export class CalendarService {
       appUrl: this.appUrl,
       host: new URL(this.appUrl).hostname || 'taskman',
       // DTSTAMP from the newest change, not the clock: the same tasks give the same bytes (and ETag).
-      now: tasks.reduce((max, t) => (t.updatedAt > max ? t.updatedAt : max), new Date(0)),
+      now: new Date(Math.max(0, ...tasks.map((t) => t.updatedAt.getTime()))),
     });
     return { ics, etag: `"${createHash('sha256').update(ics).digest('base64url').slice(0, 27)}"` };
   }

@@ -187,7 +187,16 @@ export class TaskService {
     return this.tasks.list(userId, query.filter, query, query.sort, query.order, this.clock.now());
   }
 
-  async update(userId: string, id: string, patch: Partial<TaskInput>): Promise<TaskRow> {
+  /**
+   * `fromCalendar`: the change was made in a synced calendar app, where a past due date is fine
+   * (the rule against setting one in the past is for people typing dates here).
+   */
+  async update(
+    userId: string,
+    id: string,
+    patch: Partial<TaskInput>,
+    opts: { fromCalendar?: boolean } = {},
+  ): Promise<TaskRow> {
     const issues = new Issues();
     const changes: TaskPatch = {};
     if (patch.title !== undefined) changes.title = this.title(patch.title, issues);
@@ -200,7 +209,7 @@ export class TaskService {
     if (patch.dueDate !== undefined) {
       changes.dueDate = patch.dueDate;
       // Re-sending the task's current (now past) due date is not setting one.
-      if (patch.dueDate && patch.dueDate < this.clock.now()) {
+      if (patch.dueDate && patch.dueDate < this.clock.now() && !opts.fromCalendar) {
         const current = await this.get(userId, id);
         if (current.dueDate?.getTime() !== patch.dueDate.getTime())
           issues.add('due_date', 'must not be in the past');

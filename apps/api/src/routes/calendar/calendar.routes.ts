@@ -1,8 +1,19 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Services } from '@taskman/core';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { CalendarConnectionRow, Services } from '@taskman/core';
 import { Type } from 'typebox';
 import { principalOf } from '../../plugins/auth';
-import { bearer, DateTime, Envelope, errors, Nullable, Uuid } from '../../schemas/common';
+import {
+  bearer,
+  DateTime,
+  Envelope,
+  errors,
+  IdParams,
+  iso,
+  isoOrNull,
+  Nullable,
+  ref,
+  Uuid,
+} from '../../schemas/common';
 
 const FeedUrl = Type.Object(
   {
@@ -16,12 +27,68 @@ const FeedStatus = Type.Object(
   { additionalProperties: false },
 );
 
+export const CalendarConnection = Type.Object(
+  {
+    id: Uuid,
+    server_url: Type.String(),
+    calendar_url: Type.String({ description: 'The calendar collection the tasks are synced with' }),
+    display_name: Nullable(Type.String()),
+    username: Type.String(),
+    last_sync_at: Nullable(DateTime),
+    last_success_at: Nullable(DateTime),
+    last_error: Nullable(Type.String({ description: "The last sync's error; null after a success" })),
+    failures: Type.Integer({ minimum: 0, description: 'Failed syncs in a row' }),
+    next_sync_at: DateTime,
+    created_at: DateTime,
+  },
+  { $id: 'CalendarConnection', title: 'CalendarConnection' },
+);
+
+const presentConnection = (c: CalendarConnectionRow) => ({
+  id: c.id,
+  server_url: c.serverUrl,
+  calendar_url: c.calendarUrl,
+  display_name: c.displayName,
+  username: c.username,
+  last_sync_at: isoOrNull(c.lastSyncAt),
+  last_success_at: isoOrNull(c.lastSuccessAt),
+  last_error: c.lastError,
+  failures: c.failures,
+  next_sync_at: iso(c.nextSyncAt),
+  created_at: iso(c.createdAt),
+});
+
+const ConnectBody = Type.Object(
+  {
+    server_url: Type.String({
+      minLength: 1,
+      maxLength: 2000,
+      description: 'The CalDAV server, e.g. https://dav.example.com/',
+    }),
+    username: Type.String({ minLength: 1, maxLength: 200 }),
+    password: Type.String({
+      minLength: 1,
+      maxLength: 1000,
+      description: 'Stored encrypted (ENCRYPTION_KEY)',
+    }),
+    calendar_url: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2000,
+        description: 'Which calendar; default: the first that holds tasks',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 /** The secret iCalendar feed: managed by a signed-in user, read by calendar apps with the token. */
 const calendarRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { calendar } = services;
   const tags = ['calendar'];
 
-  await app.register(async (signedIn) => {
+  await app.register(async (plugin) => {
+    const signedIn = plugin.withTypeProvider<TypeBoxTypeProvider>();
     signedIn.addHook('onRequest', app.authenticate);
 
     signedIn.post(
@@ -58,6 +125,110 @@ const calendarRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async 
           success: true as const,
           data: { active: status.active, created_at: status.createdAt?.toISOString() ?? null },
         };
+      },
+    );
+
+    signedIn.post(
+      '/calendar/connections',
+      {
+        schema: {
+          tags,
+          summary: 'Connect a CalDAV calendar (two-way task sync)',
+          description:
+            'Signs in to the server, finds the calendar, stores the password encrypted and starts a first sync. Task changes are pushed within seconds; changes made in the calendar app are pulled every 5 minutes.',
+          security: bearer,
+          body: ConnectBody,
+          response: {
+            201: Envelope(ref(CalendarConnection)),
+            400: errors[400],
+            401: errors[401],
+            403: errors[403],
+            409: errors[409],
+          },
+        },
+      },
+      async (request, reply) => {
+        const { server_url, username, password, calendar_url } = request.body;
+        const connection = await services.calendarConnections.connect(principalOf(request).userId, {
+          serverUrl: server_url,
+          username,
+          password,
+          calendarUrl: calendar_url,
+        });
+        reply.status(201);
+        return { success: true as const, data: presentConnection(connection) };
+      },
+    );
+
+    signedIn.get(
+      '/calendar/connections',
+      {
+        schema: {
+          tags,
+          summary: 'Your connected calendars, with how their sync goes',
+          security: bearer,
+          response: {
+            200: Envelope(Type.Array(ref(CalendarConnection))),
+            401: errors[401],
+            403: errors[403],
+          },
+        },
+      },
+      async (request) => ({
+        success: true as const,
+        data: (await services.calendarConnections.list(principalOf(request).userId)).map(presentConnection),
+      }),
+    );
+
+    signedIn.post(
+      '/calendar/connections/:id/sync',
+      {
+        schema: {
+          tags,
+          summary: 'Sync a connected calendar now',
+          description: 'In the background: watch the connection for the outcome.',
+          security: bearer,
+          params: IdParams,
+          response: {
+            202: Envelope(ref(CalendarConnection)),
+            400: errors[400],
+            401: errors[401],
+            403: errors[403],
+            404: errors[404],
+          },
+        },
+      },
+      async (request, reply) => {
+        const connection = await services.calendarConnections.requestSync(
+          principalOf(request).userId,
+          request.params.id,
+        );
+        reply.status(202);
+        return { success: true as const, data: presentConnection(connection) };
+      },
+    );
+
+    signedIn.delete(
+      '/calendar/connections/:id',
+      {
+        schema: {
+          tags,
+          summary: 'Disconnect a calendar',
+          description: 'Stops syncing; what is in the calendar stays there.',
+          security: bearer,
+          params: IdParams,
+          response: {
+            204: Type.Null(),
+            400: errors[400],
+            401: errors[401],
+            403: errors[403],
+            404: errors[404],
+          },
+        },
+      },
+      async (request, reply) => {
+        await services.calendarConnections.disconnect(principalOf(request).userId, request.params.id);
+        return reply.status(204).send(null);
       },
     );
 
