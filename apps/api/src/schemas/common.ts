@@ -60,6 +60,10 @@ export const errors = {
   429: errorRef('Too many requests (RATE_LIMITED)'),
 } as const;
 
+/** The error responses of an operation, by status: `...errorsFor(400, 401, 404)`. */
+export const errorsFor = <S extends keyof typeof errors>(...statuses: S[]) =>
+  Object.fromEntries(statuses.map((s) => [s, errors[s]])) as Pick<typeof errors, S>;
+
 // Optional in the document (the server fills the defaults), so generated clients need not send them.
 export const PageQuery = {
   page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 })),
