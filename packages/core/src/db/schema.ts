@@ -119,6 +119,7 @@ export const tasks = pgTable(
     ),
   },
   (t) => [
+    // With INCLUDE (completed_at, priority, project_id) in migration 0010, for reports.
     index('tasks_user_created_idx').on(t.userId, t.createdAt, t.id),
     index('tasks_user_updated_idx').on(t.userId, t.updatedAt),
     index('tasks_user_due_idx').on(t.userId, t.dueDate),
@@ -126,7 +127,8 @@ export const tasks = pgTable(
     index('tasks_user_open_due_idx')
       .on(t.userId, t.dueDate)
       .where(sql`${t.status} <> 'done' and ${t.archivedAt} is null`),
-    // Reports: what was completed in a period.
+    // Reports: what was completed in a period. With INCLUDE (created_at, priority, project_id) in
+    // migration 0010.
     index('tasks_user_completed_idx').on(t.userId, t.completedAt).where(sql`${t.completedAt} is not null`),
     index('tasks_user_status_priority_idx').on(t.userId, t.status, t.priority),
     index('tasks_project_idx').on(t.projectId),
