@@ -70,6 +70,9 @@ const FIELD_LABELS: Record<string, string> = {
   expires_at: 'Expiry date',
   url: 'URL',
   events: 'Events',
+  server_url: 'Server URL',
+  username: 'Username',
+  calendar_url: 'Calendar URL',
 };
 
 /** "due_date" → "Due date": a field as the form calls it. */

@@ -1,6 +1,6 @@
-// API keys, webhooks and the calendar feed: their queries, the scopes and events they offer, and the wording of times.
+// API keys, webhooks, the calendar feed and CalDAV connections: their queries, the scopes and events they offer, and the wording of times.
 import { useQuery } from '@tanstack/react-query';
-import { type Schemas, TaskmanError, unwrap, unwrapBody } from '@taskman/sdk';
+import { expectOk, type Schemas, TaskmanError, unwrap, unwrapBody } from '@taskman/sdk';
 import { api, fieldError, messageOf } from './api';
 
 export type ApiKey = Schemas['ApiKey'];
@@ -50,6 +50,72 @@ export function useCalendarFeed() {
     queryKey: ['calendar-feed'],
     queryFn: (): Promise<FeedStatus> => unwrap(api.GET('/api/v1/calendar/feed')),
   });
+}
+
+export type CalendarConnection = Schemas['CalendarConnection'];
+
+/** A "Sync now" asked for: the connection's `last_sync_at` at that moment, and when (ms). */
+export type SyncRequest = { before: string | null; at: number };
+
+/** How long a sync is shown as running before the page stops waiting for its outcome. */
+const SYNC_WAIT_MS = 2 * 60_000;
+
+/**
+ * Whether a sync is under way, as far as the page can tell (the API has no "running" state): one
+ * was asked for and the connection has not recorded an outcome since, or a new connection's first
+ * sync has not ended yet.
+ */
+export function isSyncing(
+  c: CalendarConnection,
+  request: SyncRequest | undefined,
+  now = Date.now(),
+): boolean {
+  if (request && now - request.at < SYNC_WAIT_MS && c.last_sync_at === request.before) return true;
+  return c.last_sync_at === null && now - Date.parse(c.created_at) < SYNC_WAIT_MS;
+}
+
+/**
+ * The connected CalDAV calendars and how their sync goes. Given the syncs asked for (the section
+ * that shows them), looked at every 1.5 s while a sync is under way, to show its outcome, and every
+ * minute otherwise, as periodic syncs run in the background.
+ */
+export function useCalendarConnections(requests?: Record<string, SyncRequest>) {
+  return useQuery({
+    queryKey: ['calendar-connections'],
+    queryFn: () => unwrap(api.GET('/api/v1/calendar/connections')),
+    refetchInterval: (query) => {
+      const list = query.state.data;
+      if (!requests || !list?.length) return false;
+      return list.some((c) => isSyncing(c, requests[c.id])) ? 1500 : 60_000;
+    },
+  });
+}
+
+export type ConnectBody = { server_url: string; username: string; password: string; calendar_url?: string };
+
+/** Signs in to the CalDAV server, finds the calendar and starts a first sync (201). */
+export const connectCalendar = (body: ConnectBody) =>
+  unwrap(api.POST('/api/v1/calendar/connections', { body }));
+
+/** Asks for a sync now (202): it runs in the background, the connection records its outcome. */
+export const syncCalendarNow = (id: string) =>
+  unwrap(api.POST('/api/v1/calendar/connections/{id}/sync', { params: { path: { id } } }));
+
+/** Stops syncing (what is in the calendar stays); already gone counts as done. */
+export const disconnectCalendar = (id: string) =>
+  expectOk(api.DELETE('/api/v1/calendar/connections/{id}', { params: { path: { id } } })).catch((err) => {
+    if (!(err instanceof TaskmanError && err.status === 404)) throw err;
+  });
+
+/** A connection's name: the calendar's display name, else the last part of its URL. */
+export function calendarName(c: CalendarConnection): string {
+  if (c.display_name?.trim()) return c.display_name.trim();
+  const last = c.calendar_url.split('/').filter(Boolean).at(-1) ?? c.calendar_url;
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
 }
 
 export function useWebhooks() {

@@ -3,12 +3,13 @@ import { expectOk, unwrap } from '@taskman/sdk';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { useLocation } from 'react-router';
 import { ApiKeysSection } from '../components/ApiKeysSection';
+import { CalDavSection } from '../components/CalDavSection';
 import { CalendarFeedSection } from '../components/CalendarFeedSection';
 import { Field } from '../components/Field';
 import { WebhooksSection } from '../components/WebhooksSection';
 import { WeeklyReportSection } from '../components/WeeklyReportSection';
 import { api, fieldError, forgetSession, messageOf, saveSession } from '../lib/api';
-import { useApiKeys, useCalendarFeed, useWebhooks } from '../lib/integrations';
+import { useApiKeys, useCalendarConnections, useCalendarFeed, useWebhooks } from '../lib/integrations';
 import { useMe } from '../lib/session';
 import { toast } from '../lib/toast';
 
@@ -25,7 +26,10 @@ export function SettingsPage() {
   const apiKeys = useApiKeys();
   const webhooks = useWebhooks();
   const feed = useCalendarFeed();
-  useScrollToHash(!me.isPending && !apiKeys.isPending && !webhooks.isPending && !feed.isPending);
+  const calendars = useCalendarConnections();
+  useScrollToHash(
+    !me.isPending && !apiKeys.isPending && !webhooks.isPending && !feed.isPending && !calendars.isPending,
+  );
 
   if (me.isPending) return <div className="spinner" role="status" aria-label="Loading settings" />;
   if (me.isError)
@@ -177,6 +181,7 @@ export function SettingsPage() {
 
       <WeeklyReportSection user={user} />
       <CalendarFeedSection />
+      <CalDavSection />
       <ApiKeysSection />
       <WebhooksSection />
 
