@@ -307,9 +307,10 @@ describe('openapi document', () => {
     const inner = error.properties.error;
     expect(inner.type).toBe('object');
     expect([...inner.required].sort()).toEqual(['code', 'message']);
-    expect(Object.keys(inner.properties).sort()).toEqual(['code', 'details', 'message']);
+    expect(Object.keys(inner.properties).sort()).toEqual(['code', 'current_version', 'details', 'message']);
     expect(inner.properties.details.type).toBe('array');
     expect(Object.keys(inner.properties.details.items.properties).sort()).toEqual(['field', 'message']);
+    expect(inner.properties.current_version.type).toBe('integer');
   });
 
   it('every error response of an /api/v1 operation references the Error schema', () => {

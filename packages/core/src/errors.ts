@@ -19,6 +19,8 @@ export class DomainError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details?: FieldIssue[],
+    /** More members of the error object, e.g. `current_version` of a 412. */
+    readonly extra?: Record<string, unknown>,
   ) {
     super(message);
     this.name = new.target.name;
@@ -57,4 +59,24 @@ export class ConflictError extends DomainError {
   constructor(message: string) {
     super('CONFLICT', message);
   }
+}
+
+/** The `If-Match` of a request did not name the resource's current version. */
+export class PreconditionFailedError extends DomainError {
+  constructor(readonly currentVersion: number) {
+    super(
+      'PRECONDITION_FAILED',
+      `It was changed meanwhile: the current version is ${currentVersion}, which If-Match does not name`,
+      undefined,
+      { current_version: currentVersion },
+    );
+  }
+}
+
+/** The versions a write may apply to (from `If-Match`); undefined: any. */
+export type IfVersion = readonly number[] | undefined;
+
+/** Throws 412 unless `current` is one of the versions the write was made against. */
+export function assertVersion(ifVersion: IfVersion, current: number): void {
+  if (ifVersion && !ifVersion.includes(current)) throw new PreconditionFailedError(current);
 }

@@ -717,6 +717,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description A dependency or a setting it needs is missing (UNAVAILABLE); Retry-After when it is temporary */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -1261,12 +1270,17 @@ export interface paths {
         };
         /**
          * One project
-         * @description API keys need the scope `projects:read`.
+         * @description The ETag is the version: with If-None-Match naming it, 304 and no body.
+         *
+         *     API keys need the scope `projects:read`.
          */
         get: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The ETag of an earlier response: 304 Not Modified while the resource still has it */
+                    "if-none-match"?: string;
+                };
                 path: {
                     /** @description A UUID (v7, time-ordered) */
                     id: string;
@@ -1287,6 +1301,13 @@ export interface paths {
                             success: true;
                         };
                     };
+                };
+                /** @description Not modified: the project still has the version If-None-Match names */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description Invalid input (VALIDATION_ERROR) */
                 400: {
@@ -1321,14 +1342,17 @@ export interface paths {
         post?: never;
         /**
          * Delete a project
-         * @description Its tasks are kept and move to no project (project_id becomes null).
+         * @description Its tasks are kept and move to no project (project_id becomes null). With If-Match, only if the project still has that version (else 412 and current_version).
          *
          *     API keys need the scope `projects:write`.
          */
         delete: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The ETag of an earlier response: the change applies only while the resource still has it, else 412 with current_version */
+                    "if-match"?: string;
+                };
                 path: {
                     /** @description A UUID (v7, time-ordered) */
                     id: string;
@@ -1371,18 +1395,32 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description If-Match names another version (PRECONDITION_FAILED); error.current_version is the current one */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         options?: never;
         head?: never;
         /**
          * Change a project
-         * @description API keys need the scope `projects:write`.
+         * @description With If-Match, applies only to that version (else 412 and current_version).
+         *
+         *     API keys need the scope `projects:write`.
          */
         patch: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The ETag of an earlier response: the change applies only while the resource still has it, else 412 with current_version */
+                    "if-match"?: string;
+                };
                 path: {
                     /** @description A UUID (v7, time-ordered) */
                     id: string;
@@ -1432,6 +1470,15 @@ export interface paths {
                 };
                 /** @description Not found, or not yours (NOT_FOUND) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description If-Match names another version (PRECONDITION_FAILED); error.current_version is the current one */
+                412: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1806,12 +1853,17 @@ export interface paths {
         };
         /**
          * One task
-         * @description API keys need the scope `tasks:read`.
+         * @description The ETag is the version: with If-None-Match naming it, 304 and no body.
+         *
+         *     API keys need the scope `tasks:read`.
          */
         get: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The ETag of an earlier response: 304 Not Modified while the resource still has it */
+                    "if-none-match"?: string;
+                };
                 path: {
                     /** @description A UUID (v7, time-ordered) */
                     id: string;
@@ -1832,6 +1884,13 @@ export interface paths {
                             success: true;
                         };
                     };
+                };
+                /** @description Not modified: the task still has the version If-None-Match names */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description Invalid input (VALIDATION_ERROR) */
                 400: {
@@ -1866,12 +1925,17 @@ export interface paths {
         post?: never;
         /**
          * Delete a task
-         * @description API keys need the scope `tasks:write`.
+         * @description With If-Match, only if the task still has that version (else 412 and current_version).
+         *
+         *     API keys need the scope `tasks:write`.
          */
         delete: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The ETag of an earlier response: the change applies only while the resource still has it, else 412 with current_version */
+                    "if-match"?: string;
+                };
                 path: {
                     /** @description A UUID (v7, time-ordered) */
                     id: string;
@@ -1914,20 +1978,32 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description If-Match names another version (PRECONDITION_FAILED); error.current_version is the current one */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         options?: never;
         head?: never;
         /**
          * Change some fields of a task
-         * @description Setting status to done sets completed_at; reopening clears it. Every change increments version.
+         * @description Setting status to done sets completed_at; reopening clears it. Every change increments version. With If-Match, applies only to that version (else 412 and current_version).
          *
          *     API keys need the scope `tasks:write`.
          */
         patch: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The ETag of an earlier response: the change applies only while the resource still has it, else 412 with current_version */
+                    "if-match"?: string;
+                };
                 path: {
                     /** @description A UUID (v7, time-ordered) */
                     id: string;
@@ -2004,6 +2080,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description If-Match names another version (PRECONDITION_FAILED); error.current_version is the current one */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         trace?: never;
@@ -2024,7 +2109,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The ETag of an earlier response: the change applies only while the resource still has it, else 412 with current_version */
+                    "if-match"?: string;
+                };
                 path: {
                     /** @description A UUID (v7, time-ordered) */
                     id: string;
@@ -2066,6 +2154,15 @@ export interface paths {
                 };
                 /** @description Not found, or not yours (NOT_FOUND) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description If-Match names another version (PRECONDITION_FAILED); error.current_version is the current one */
+                412: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2097,7 +2194,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description The ETag of an earlier response: the change applies only while the resource still has it, else 412 with current_version */
+                    "if-match"?: string;
+                };
                 path: {
                     /** @description A UUID (v7, time-ordered) */
                     id: string;
@@ -2139,6 +2239,15 @@ export interface paths {
                 };
                 /** @description Not found, or not yours (NOT_FOUND) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description If-Match names another version (PRECONDITION_FAILED); error.current_version is the current one */
+                412: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3490,6 +3599,8 @@ export interface components {
             error: {
                 /** @description VALIDATION_ERROR, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, … */
                 code: string;
+                /** @description PRECONDITION_FAILED: the version the resource has now */
+                current_version?: number;
                 details?: {
                     field: string;
                     message: string;

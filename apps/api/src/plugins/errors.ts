@@ -4,9 +4,11 @@ import {
   type ErrorCode,
   type FieldIssue,
   isDatabaseUnavailable,
+  PreconditionFailedError,
 } from '@taskman/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { etagOf } from './conditional';
 
 type ApiErrorCode = ErrorCode | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'RATE_LIMITED' | 'INTERNAL';
 
@@ -31,8 +33,9 @@ export function sendError(
   code: ApiErrorCode,
   message: string,
   details?: FieldIssue[],
+  extra?: Record<string, unknown>,
 ) {
-  const error = details?.length ? { code, message, details } : { code, message };
+  const error = { code, message, ...(details?.length ? { details } : {}), ...extra };
   // Set here too: an error thrown before the request-log hook ran must still carry the id.
   reply.header('x-request-id', request.id);
   return reply.status(STATUS[code]).send({ success: false, error, request_id: request.id });
@@ -142,7 +145,9 @@ export default fp(async function errors(app: FastifyInstance) {
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof DomainError) {
-      return sendError(request, reply, err.code, err.message, err.details);
+      // A 412 says which version is current, in the body and as the ETag a retry can send.
+      if (err instanceof PreconditionFailedError) reply.header('etag', etagOf(err.currentVersion));
+      return sendError(request, reply, err.code, err.message, err.details, err.extra);
     }
     if (err.validation) {
       const details = fieldIssues(err.validation as AjvIssue[], err.validationContext);

@@ -42,6 +42,9 @@ export const ErrorBody = Type.Object(
       code: Type.String({ description: 'VALIDATION_ERROR, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, …' }),
       message: Type.String(),
       details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+      current_version: Type.Optional(
+        Type.Integer({ description: 'PRECONDITION_FAILED: the version the resource has now' }),
+      ),
     }),
     request_id: Type.String(),
   },
@@ -57,7 +60,13 @@ export const errors = {
   403: errorRef('Not allowed (FORBIDDEN)'),
   404: errorRef('Not found, or not yours (NOT_FOUND)'),
   409: errorRef('Conflict (CONFLICT)'),
+  412: errorRef(
+    'If-Match names another version (PRECONDITION_FAILED); error.current_version is the current one',
+  ),
   429: errorRef('Too many requests (RATE_LIMITED)'),
+  503: errorRef(
+    'A dependency or a setting it needs is missing (UNAVAILABLE); Retry-After when it is temporary',
+  ),
 } as const;
 
 /** The error responses of an operation, by status: `...errorsFor(400, 401, 404)`. */

@@ -56,6 +56,16 @@ export class ProjectRepository {
     return { items, total: count?.n ?? 0 };
   }
 
+  /** Locks the project's row for the rest of the transaction and returns it. */
+  async findForUpdate(userId: string, id: string): Promise<ProjectRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(projects)
+      .where(and(eq(projects.userId, userId), eq(projects.id, id)))
+      .for('update');
+    return row;
+  }
+
   async update(userId: string, id: string, patch: ProjectPatch): Promise<ProjectRow | undefined> {
     const [row] = await this.db
       .update(projects)

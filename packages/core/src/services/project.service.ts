@@ -1,7 +1,8 @@
 import type { TaskCache } from '../cache/task.cache';
+import type { Executor } from '../db/client';
 import type { ProjectRow } from '../db/schema';
 import type { TransactionRunner } from '../db/transaction';
-import { NotFoundError, ValidationError } from '../errors';
+import { assertVersion, type IfVersion, NotFoundError, ValidationError } from '../errors';
 import { newId } from '../lib/ids';
 import { charLength } from '../lib/text';
 import type { DomainEvent, OutboxRepository } from '../repositories/outbox.repository';
@@ -67,13 +68,24 @@ export class ProjectService {
     return this.projects.list(userId, query, query.sort, query.order);
   }
 
-  async update(userId: string, id: string, patch: Partial<ProjectInput>): Promise<ProjectRow> {
+  /** `ifVersion`: the versions the change was made against (If-Match); another one is a 412. */
+  async update(
+    userId: string,
+    id: string,
+    patch: Partial<ProjectInput>,
+    ifVersion?: IfVersion,
+  ): Promise<ProjectRow> {
     const changes: { name?: string; description?: string | null } = {};
     if (patch.name !== undefined) changes.name = normaliseName(patch.name);
     if (patch.description !== undefined)
       changes.description = normaliseDescription(patch.description) ?? null;
-    if (Object.keys(changes).length === 0) return this.get(userId, id);
+    if (Object.keys(changes).length === 0) {
+      const current = await this.get(userId, id);
+      assertVersion(ifVersion, current.version);
+      return current;
+    }
     const project = await this.transaction(async (tx) => {
+      await this.lockVersion(tx, userId, id, ifVersion);
       const row = await this.projects.withTx(tx).update(userId, id, changes);
       if (!row) throw new NotFoundError('Project');
       await this.outbox.withTx(tx).append([projectEvent('project.updated', row)]);
@@ -84,8 +96,9 @@ export class ProjectService {
   }
 
   /** Deletes the project; its tasks are kept and move to no project. */
-  async delete(userId: string, id: string): Promise<void> {
+  async delete(userId: string, id: string, ifVersion?: IfVersion): Promise<void> {
     await this.transaction(async (tx) => {
+      await this.lockVersion(tx, userId, id, ifVersion);
       const detached = await this.tasks.withTx(tx).detachFromProject(userId, id);
       if (!(await this.projects.withTx(tx).delete(userId, id))) throw new NotFoundError('Project');
       // The project's tasks changed too (project_id became null): each says so.
@@ -97,5 +110,13 @@ export class ProjectService {
         ]);
     });
     await this.taskCache.invalidateProject(userId, id, true);
+  }
+
+  /** With If-Match: locks the project and checks its version first (404 or 412). */
+  private async lockVersion(tx: Executor, userId: string, id: string, ifVersion: IfVersion): Promise<void> {
+    if (!ifVersion) return;
+    const current = await this.projects.withTx(tx).findForUpdate(userId, id);
+    if (!current) throw new NotFoundError('Project');
+    assertVersion(ifVersion, current.version);
   }
 }

@@ -1,8 +1,9 @@
 import type { TaskCache } from '../cache/task.cache';
+import type { Executor } from '../db/client';
 import { isForeignKeyViolation } from '../db/errors';
 import type { DomainEventType, Priority, Status, TaskRow } from '../db/schema';
 import type { TransactionRunner } from '../db/transaction';
-import { type FieldIssue, NotFoundError, ValidationError } from '../errors';
+import { assertVersion, type FieldIssue, type IfVersion, NotFoundError, ValidationError } from '../errors';
 import type { Clock } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { charLength } from '../lib/text';
@@ -189,13 +190,14 @@ export class TaskService {
 
   /**
    * `fromCalendar`: the change was made in a synced calendar app, where a past due date is fine
-   * (the rule against setting one in the past is for people typing dates here).
+   * (the rule against setting one in the past is for people typing dates here). `ifVersion`: the
+   * versions the change was made against (If-Match); another one is a 412.
    */
   async update(
     userId: string,
     id: string,
     patch: Partial<TaskInput>,
-    opts: { fromCalendar?: boolean } = {},
+    opts: { fromCalendar?: boolean; ifVersion?: IfVersion } = {},
   ): Promise<TaskRow> {
     const issues = new Issues();
     const changes: TaskPatch = {};
@@ -237,12 +239,17 @@ export class TaskService {
         ? await this.leadMinutes(userId)
         : undefined;
 
-    if (Object.keys(changes).length === 0) return this.get(userId, id);
+    if (Object.keys(changes).length === 0) {
+      const current = await this.get(userId, id);
+      assertVersion(opts.ifVersion, current.version);
+      return current;
+    }
     try {
       const task = await this.transaction(async (tx) => {
         const tasks = this.tasks.withTx(tx);
         const before = await tasks.findForUpdate(userId, id);
         if (!before) throw new NotFoundError('Task');
+        assertVersion(opts.ifVersion, before.version);
         if (lead !== undefined && (changes.reminderMode ?? before.reminderMode) === 'auto')
           changes.remindAt = derivedRemindAt(
             changes.dueDate !== undefined ? changes.dueDate : before.dueDate,
@@ -264,8 +271,9 @@ export class TaskService {
   }
 
   /** Hides a task from the default lists without deleting it; `unarchive` brings it back. */
-  async setArchived(userId: string, id: string, archived: boolean): Promise<TaskRow> {
+  async setArchived(userId: string, id: string, archived: boolean, ifVersion?: IfVersion): Promise<TaskRow> {
     const task = await this.transaction(async (tx) => {
+      await this.lockVersion(tx, userId, id, ifVersion);
       const row = await this.tasks.withTx(tx).setArchived(userId, id, archived);
       if (!row) throw new NotFoundError('Task');
       await this.outbox.withTx(tx).append([taskEvent('task.updated', row)]);
@@ -301,8 +309,9 @@ export class TaskService {
     }
   }
 
-  async delete(userId: string, id: string): Promise<void> {
+  async delete(userId: string, id: string, ifVersion?: IfVersion): Promise<void> {
     const task = await this.transaction(async (tx) => {
+      await this.lockVersion(tx, userId, id, ifVersion);
       const row = await this.tasks.withTx(tx).delete(userId, id);
       if (!row) throw new NotFoundError('Task');
       await this.outbox.withTx(tx).append([
@@ -316,6 +325,14 @@ export class TaskService {
       return row;
     });
     await this.cache.invalidateTasks(userId, [id], [task.projectId]);
+  }
+
+  /** With If-Match: locks the task and checks its version first (404 or 412). */
+  private async lockVersion(tx: Executor, userId: string, id: string, ifVersion: IfVersion): Promise<void> {
+    if (!ifVersion) return;
+    const current = await this.tasks.withTx(tx).findForUpdate(userId, id);
+    if (!current) throw new NotFoundError('Task');
+    assertVersion(ifVersion, current.version);
   }
 
   private title(raw: string, issues: Issues): string {

@@ -140,7 +140,8 @@ const calendarRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async 
           body: ConnectBody,
           response: {
             201: Envelope(ref(CalendarConnection)),
-            ...errorsFor(400, 401, 403, 409),
+            // 503: no ENCRYPTION_KEY to seal the password with.
+            ...errorsFor(400, 401, 403, 409, 503),
           },
         },
       },

@@ -2,11 +2,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Services } from '@taskman/core';
 import { Type } from 'typebox';
 import { principalOf } from '../../plugins/auth';
+import { ifMatch, ifMatchHeader, ifNoneMatchHeader, withEtag } from '../../plugins/conditional';
 import {
   API_PREFIX,
   bearer,
   Envelope,
   errors,
+  errorsFor,
   IdParams,
   ListEnvelope,
   pageMeta,
@@ -41,6 +43,7 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
     async (request, reply) => {
       const project = await services.projects.create(principalOf(request).userId, request.body);
       reply.header('location', `${API_PREFIX}/projects/${project.id}`).status(201);
+      withEtag(request, reply, project.version);
       return { success: true as const, data: presentProject(project) };
     },
   );
@@ -81,15 +84,24 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
       schema: {
         tags,
         summary: 'One project',
+        description: 'The ETag is the version: with If-None-Match naming it, 304 and no body.',
         security: bearer,
         params: IdParams,
-        response: { 200: Envelope(ref(Project)), 400: errors[400], 401: errors[401], 404: errors[404] },
+        headers: Type.Object(ifNoneMatchHeader),
+        response: {
+          200: Envelope(ref(Project)),
+          304: Type.Null({
+            description: 'Not modified: the project still has the version If-None-Match names',
+          }),
+          ...errorsFor(400, 401, 404),
+        },
       },
     },
-    async (request) => ({
-      success: true as const,
-      data: presentProject(await services.projects.get(principalOf(request).userId, request.params.id)),
-    }),
+    async (request, reply) => {
+      const project = await services.projects.get(principalOf(request).userId, request.params.id);
+      if (withEtag(request, reply, project.version)) return reply;
+      return { success: true as const, data: presentProject(project) };
+    },
   );
 
   app.patch(
@@ -99,18 +111,24 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
       schema: {
         tags,
         summary: 'Change a project',
+        description: 'With If-Match, applies only to that version (else 412 and current_version).',
         security: bearer,
         params: IdParams,
+        headers: Type.Object(ifMatchHeader),
         body: ProjectPatchBody,
-        response: { 200: Envelope(ref(Project)), 400: errors[400], 401: errors[401], 404: errors[404] },
+        response: { 200: Envelope(ref(Project)), ...errorsFor(400, 401, 404, 412) },
       },
     },
-    async (request) => ({
-      success: true as const,
-      data: presentProject(
-        await services.projects.update(principalOf(request).userId, request.params.id, request.body),
-      ),
-    }),
+    async (request, reply) => {
+      const project = await services.projects.update(
+        principalOf(request).userId,
+        request.params.id,
+        request.body,
+        ifMatch(request),
+      );
+      withEtag(request, reply, project.version);
+      return { success: true as const, data: presentProject(project) };
+    },
   );
 
   app.delete(
@@ -120,14 +138,16 @@ const projectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (
       schema: {
         tags,
         summary: 'Delete a project',
-        description: 'Its tasks are kept and move to no project (project_id becomes null).',
+        description:
+          'Its tasks are kept and move to no project (project_id becomes null). With If-Match, only if the project still has that version (else 412 and current_version).',
         security: bearer,
         params: IdParams,
-        response: { 204: Type.Null(), 400: errors[400], 401: errors[401], 404: errors[404] },
+        headers: Type.Object(ifMatchHeader),
+        response: { 204: Type.Null(), ...errorsFor(400, 401, 404, 412) },
       },
     },
     async (request, reply) => {
-      await services.projects.delete(principalOf(request).userId, request.params.id);
+      await services.projects.delete(principalOf(request).userId, request.params.id, ifMatch(request));
       return reply.status(204).send(null);
     },
   );

@@ -2,11 +2,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Services } from '@taskman/core';
 import { Type } from 'typebox';
 import { principalOf } from '../../plugins/auth';
+import { ifMatch, ifMatchHeader, ifNoneMatchHeader, withEtag } from '../../plugins/conditional';
 import {
   API_PREFIX,
   bearer,
   Envelope,
   errors,
+  errorsFor,
   IdParams,
   ListEnvelope,
   pageMeta,
@@ -42,6 +44,7 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
     async (request, reply) => {
       const task = await services.tasks.create(principalOf(request).userId, toTaskInput(request.body));
       reply.header('location', `${API_PREFIX}/tasks/${task.id}`).status(201);
+      withEtag(request, reply, task.version);
       return { success: true as const, data: presentTask(task) };
     },
   );
@@ -77,15 +80,22 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
       schema: {
         tags,
         summary: 'One task',
+        description: 'The ETag is the version: with If-None-Match naming it, 304 and no body.',
         security: bearer,
         params: IdParams,
-        response: { 200: Envelope(ref(Task)), 400: errors[400], 401: errors[401], 404: errors[404] },
+        headers: Type.Object(ifNoneMatchHeader),
+        response: {
+          200: Envelope(ref(Task)),
+          304: Type.Null({ description: 'Not modified: the task still has the version If-None-Match names' }),
+          ...errorsFor(400, 401, 404),
+        },
       },
     },
-    async (request) => ({
-      success: true as const,
-      data: presentTask(await services.tasks.get(principalOf(request).userId, request.params.id)),
-    }),
+    async (request, reply) => {
+      const task = await services.tasks.get(principalOf(request).userId, request.params.id);
+      if (withEtag(request, reply, task.version)) return reply;
+      return { success: true as const, data: presentTask(task) };
+    },
   );
 
   app.patch(
@@ -96,16 +106,20 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
         tags,
         summary: 'Change some fields of a task',
         description:
-          'Setting status to done sets completed_at; reopening clears it. Every change increments version.',
+          'Setting status to done sets completed_at; reopening clears it. Every change increments version. With If-Match, applies only to that version (else 412 and current_version).',
         security: bearer,
         params: IdParams,
+        headers: Type.Object(ifMatchHeader),
         body: TaskPatchBody,
-        response: { 200: Envelope(ref(Task)), 400: errors[400], 401: errors[401], 404: errors[404] },
+        response: { 200: Envelope(ref(Task)), ...errorsFor(400, 401, 404, 412) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { userId } = principalOf(request);
-      const task = await services.tasks.update(userId, request.params.id, toTaskInput(request.body));
+      const task = await services.tasks.update(userId, request.params.id, toTaskInput(request.body), {
+        ifVersion: ifMatch(request),
+      });
+      withEtag(request, reply, task.version);
       return { success: true as const, data: presentTask(task) };
     },
   );
@@ -125,15 +139,18 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
             : 'Restore an archived task',
           security: bearer,
           params: IdParams,
-          response: { 200: Envelope(ref(Task)), 400: errors[400], 401: errors[401], 404: errors[404] },
+          headers: Type.Object(ifMatchHeader),
+          response: { 200: Envelope(ref(Task)), ...errorsFor(400, 401, 404, 412) },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const task = await services.tasks.setArchived(
           principalOf(request).userId,
           request.params.id,
           archived,
+          ifMatch(request),
         );
+        withEtag(request, reply, task.version);
         return { success: true as const, data: presentTask(task) };
       },
     );
@@ -146,13 +163,15 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
       schema: {
         tags,
         summary: 'Delete a task',
+        description: 'With If-Match, only if the task still has that version (else 412 and current_version).',
         security: bearer,
         params: IdParams,
-        response: { 204: Type.Null(), 400: errors[400], 401: errors[401], 404: errors[404] },
+        headers: Type.Object(ifMatchHeader),
+        response: { 204: Type.Null(), ...errorsFor(400, 401, 404, 412) },
       },
     },
     async (request, reply) => {
-      await services.tasks.delete(principalOf(request).userId, request.params.id);
+      await services.tasks.delete(principalOf(request).userId, request.params.id, ifMatch(request));
       return reply.status(204).send(null);
     },
   );
