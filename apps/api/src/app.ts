@@ -18,6 +18,7 @@ import calendarRoutes from './routes/calendar/calendar.routes';
 import healthRoutes from './routes/health/health.routes';
 import projectRoutes from './routes/projects/project.routes';
 import reportRoutes from './routes/reports/report.routes';
+import syncRoutes from './routes/sync/sync.routes';
 import taskRoutes from './routes/tasks/task.routes';
 import userRoutes from './routes/users/user.routes';
 import webhookRoutes from './routes/webhooks/webhook.routes';
@@ -151,6 +152,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       await api.register(webhookRoutes, { core });
       await api.register(reportRoutes, { services });
       await api.register(calendarRoutes, { services });
+      await api.register(syncRoutes, { services });
       await api.register(adminRoutes, { core });
     },
     { prefix: API_PREFIX },

@@ -34,6 +34,7 @@ import { OutboxRepository } from './repositories/outbox.repository';
 import { ProjectRepository } from './repositories/project.repository';
 import { ReminderRepository } from './repositories/reminder.repository';
 import { ReportRepository } from './repositories/report.repository';
+import { SyncRepository } from './repositories/sync.repository';
 import { TaskRepository } from './repositories/task.repository';
 import { UserRepository } from './repositories/user.repository';
 import { WebhookRepository } from './repositories/webhook.repository';
@@ -45,6 +46,7 @@ import { CalendarConnectionService } from './services/calendar-connection.servic
 import { HealthService } from './services/health.service';
 import { ProjectService } from './services/project.service';
 import { ReportService } from './services/report.service';
+import { SyncService } from './services/sync.service';
 import { TaskService } from './services/task.service';
 import { TokenService } from './services/token.service';
 import { UserService } from './services/user.service';
@@ -62,6 +64,7 @@ export interface Services {
   reports: ReportService;
   calendar: CalendarService;
   calendarConnections: CalendarConnectionService;
+  sync: SyncService;
 }
 
 export interface Core {
@@ -202,6 +205,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
   const users = new UserService(userRepo, auth, sessions, taskCache, apiKeys);
   const projects = new ProjectService(projectRepo, taskRepo, transaction, taskCache, outbox);
   const reports = new ReportService(new ReportRepository(transaction), users, projects, clock);
+  const sync = new SyncService(new SyncRepository(transaction, database.db), clock);
   const calendarConnections = new CalendarConnectionService(
     connectionRepo,
     tasks,
@@ -243,6 +247,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       outbox,
       reminders: reminderRepo,
       webhooks: webhookRepo,
+      sync,
       queue,
       clock,
       archiveAfterDays: config.archiveAfterDays,
@@ -303,6 +308,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       ),
       reports,
       calendarConnections,
+      sync,
       calendar: new CalendarService(new CalendarRepository(database.db), projectRepo, clock, config.appUrl),
     },
     async close() {

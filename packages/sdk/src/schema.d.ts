@@ -1684,6 +1684,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What changed since your last sync (delta sync for offline clients)
+         * @description Every task and project created or changed since the cursor, the ids of those deleted, and the next cursor. Without a cursor: everything (a full sync; no deletions). Paged: while has_more, ask again with the new cursor. A cursor is good for 30 days (deletions are kept that long); an older one is 410 GONE: sync in full again. No change is ever skipped, also when transactions commit out of order; a change may occasionally come twice (apply by id: it is idempotent).
+         *
+         *     API keys need the scope `tasks:read` and `projects:read`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The cursor of the previous answer; absent: a full sync */
+                    cursor?: string;
+                    /** @description Changes per page (tasks, projects and deletions together) */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["SyncPage"];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The cursor is too old (GONE): start again without one */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tasks": {
         parameters: {
             query?: never;
@@ -3726,6 +3812,23 @@ export interface components {
             /** @enum {string} */
             token_type: "Bearer";
             user: components["schemas"]["User"];
+        };
+        /** SyncPage */
+        SyncPage: {
+            /** @description Send it with the next request */
+            cursor: string;
+            deleted: {
+                projects: string[];
+                tasks: string[];
+            };
+            /** @description True: this sync started without a cursor; replace what you have with what it brings */
+            full: boolean;
+            /** @description True: ask again at once with the new cursor for the next page */
+            has_more: boolean;
+            /** @description Created or changed, in the order they changed */
+            projects: components["schemas"]["Project"][];
+            /** @description Created or changed, in the order they changed */
+            tasks: components["schemas"]["Task"][];
         };
         /** Task */
         Task: {

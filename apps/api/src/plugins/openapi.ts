@@ -8,6 +8,7 @@ import { Session } from '../routes/auth/auth.schema';
 import { CalendarConnection } from '../routes/calendar/calendar.routes';
 import { Project } from '../routes/projects/project.schema';
 import { ProductivityReport } from '../routes/reports/report.schema';
+import { SyncPage } from '../routes/sync/sync.routes';
 import { Task } from '../routes/tasks/task.schema';
 import { User } from '../routes/users/user.schema';
 import {
@@ -42,6 +43,7 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
     WebhookDeliveryDetail,
     ProductivityReport,
     CalendarConnection,
+    SyncPage,
   ])
     app.addSchema(schema);
   await app.register(swagger, {
@@ -68,6 +70,7 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
         },
         { name: 'reports', description: 'Productivity reports, in your time zone' },
         { name: 'calendar', description: 'A secret iCalendar feed of your tasks' },
+        { name: 'sync', description: 'Delta sync for offline clients: what changed since a cursor' },
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'admin', description: 'Operations, for admins (and from ADMIN_IP_ALLOWLIST when set)' },
       ],

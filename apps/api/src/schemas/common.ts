@@ -51,7 +51,7 @@ export const ErrorBody = Type.Object(
   { $id: 'Error', title: 'Error' },
 );
 
-const errorRef = (description: string) => Type.Unsafe({ $ref: 'Error#', description });
+export const errorRef = (description: string) => Type.Unsafe({ $ref: 'Error#', description });
 
 /** Error responses for the OpenAPI document, by status. */
 export const errors = {

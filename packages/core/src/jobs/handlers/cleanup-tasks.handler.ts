@@ -3,6 +3,7 @@ import type { OutboxRepository } from '../../repositories/outbox.repository';
 import type { ReminderRepository } from '../../repositories/reminder.repository';
 import type { WebhookRepository } from '../../repositories/webhook.repository';
 import type { AuthService } from '../../services/auth.service';
+import type { SyncService } from '../../services/sync.service';
 import type { TaskService } from '../../services/task.service';
 import { type JobHandler, PermanentJobError } from '../job.catalogue';
 import type { JobQueue } from '../job.queue';
@@ -18,6 +19,7 @@ export interface CleanupDeps {
   outbox: OutboxRepository;
   reminders: ReminderRepository;
   webhooks: WebhookRepository;
+  sync: SyncService;
   queue: JobQueue;
   clock: Clock;
   archiveAfterDays: number;
@@ -26,7 +28,7 @@ export interface CleanupDeps {
 /**
  * cleanup_tasks: archives tasks completed long ago (nothing is deleted), then tidies what only
  * the system reads: published outbox events, expired token revocations, finished jobs, old reminder
- * delivery records, webhook deliveries older than 30 days. Idempotent: a second run finds nothing
+ * delivery records, webhook deliveries older than 30 days, sync tombstones older than a cursor lives. Idempotent: a second run finds nothing
  * more to do.
  */
 export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'> {
@@ -47,6 +49,7 @@ export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'>
     const deliveriesPurged = await d.webhooks.purgeDeliveriesBefore(
       new Date(now - DELIVERY_LOG_RETENTION_DAYS * 86_400_000),
     );
+    const tombstonesPurged = await d.sync.purgeTombstones();
     return {
       archived,
       completed_before: cutoff.toISOString(),
@@ -55,6 +58,7 @@ export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'>
       jobs_purged: jobsPurged,
       reminder_deliveries_purged: remindersPurged,
       webhook_deliveries_purged: deliveriesPurged,
+      sync_tombstones_purged: tombstonesPurged,
     };
   };
 }
