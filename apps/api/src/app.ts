@@ -6,6 +6,7 @@ import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import authPlugin from './plugins/auth';
 import errorsPlugin, { sendError } from './plugins/errors';
+import idempotencyPlugin from './plugins/idempotency';
 import openapiPlugin from './plugins/openapi';
 import { registerQueueBoard } from './plugins/queue-board';
 import requestLog, { requestIdFrom } from './plugins/request-log';
@@ -132,6 +133,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(requestLog);
   await app.register(securityPlugin, { core });
   await app.register(authPlugin, { services, adminIpAllowlist: config.adminIpAllowlist });
+  await app.register(idempotencyPlugin, { services });
   await app.register(openapiPlugin, { appUrl: config.appUrl });
 
   await app.register(healthRoutes, { services });

@@ -29,6 +29,7 @@ import { addJobGauges, createMetrics, type Metrics } from './metrics/metrics';
 import { ApiKeyRepository } from './repositories/api-key.repository';
 import { CalendarRepository } from './repositories/calendar.repository';
 import { CalendarConnectionRepository } from './repositories/calendar-connection.repository';
+import { IdempotencyRepository } from './repositories/idempotency.repository';
 import { JobRepository } from './repositories/job.repository';
 import { OutboxRepository } from './repositories/outbox.repository';
 import { ProjectRepository } from './repositories/project.repository';
@@ -44,6 +45,7 @@ import { AuthService } from './services/auth.service';
 import { CalendarService } from './services/calendar.service';
 import { CalendarConnectionService } from './services/calendar-connection.service';
 import { HealthService } from './services/health.service';
+import { IdempotencyService } from './services/idempotency.service';
 import { ProjectService } from './services/project.service';
 import { ReportService } from './services/report.service';
 import { SyncService } from './services/sync.service';
@@ -65,6 +67,7 @@ export interface Services {
   calendar: CalendarService;
   calendarConnections: CalendarConnectionService;
   sync: SyncService;
+  idempotency: IdempotencyService;
 }
 
 export interface Core {
@@ -206,6 +209,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
   const projects = new ProjectService(projectRepo, taskRepo, transaction, taskCache, outbox);
   const reports = new ReportService(new ReportRepository(transaction), users, projects, clock);
   const sync = new SyncService(new SyncRepository(transaction, database.db), clock);
+  const idempotency = new IdempotencyService(new IdempotencyRepository(database.db), clock);
   const calendarConnections = new CalendarConnectionService(
     connectionRepo,
     tasks,
@@ -248,6 +252,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       reminders: reminderRepo,
       webhooks: webhookRepo,
       sync,
+      idempotency,
       queue,
       clock,
       archiveAfterDays: config.archiveAfterDays,
@@ -309,6 +314,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       reports,
       calendarConnections,
       sync,
+      idempotency,
       calendar: new CalendarService(new CalendarRepository(database.db), projectRepo, clock, config.appUrl),
     },
     async close() {

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'GONE'
+  | 'IDEMPOTENCY_KEY_REUSED'
   | 'PRECONDITION_FAILED'
   | 'UNAVAILABLE';
 

@@ -88,7 +88,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -137,6 +140,24 @@ export interface paths {
                 };
                 /** @description Not found, or not yours (NOT_FOUND) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -235,7 +256,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -292,6 +316,15 @@ export interface paths {
                 };
                 /** @description Conflict (CONFLICT) */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -475,7 +508,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -488,8 +524,35 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -650,7 +713,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -710,6 +776,15 @@ export interface paths {
                 };
                 /** @description Conflict (CONFLICT) */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -830,7 +905,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description A UUID (v7, time-ordered) */
                     id: string;
@@ -881,6 +959,24 @@ export interface paths {
                 };
                 /** @description Not found, or not yours (NOT_FOUND) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -962,7 +1058,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -992,6 +1091,15 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
                 401: {
                     headers: {
@@ -1003,6 +1111,24 @@ export interface paths {
                 };
                 /** @description Not allowed (FORBIDDEN) */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1208,7 +1334,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -1246,6 +1375,24 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1350,6 +1497,8 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
                     /** @description The ETag of an earlier response: the change applies only while the resource still has it, else 412 with current_version */
                     "if-match"?: string;
                 };
@@ -1418,6 +1567,8 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
                     /** @description The ETag of an earlier response: the change applies only while the resource still has it, else 412 with current_version */
                     "if-match"?: string;
                 };
@@ -1477,8 +1628,26 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description If-Match names another version (PRECONDITION_FAILED); error.current_version is the current one */
                 412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1862,7 +2031,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -1915,6 +2087,24 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2019,6 +2209,8 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
                     /** @description The ETag of an earlier response: the change applies only while the resource still has it, else 412 with current_version */
                     "if-match"?: string;
                 };
@@ -2087,6 +2279,8 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
                     /** @description The ETag of an earlier response: the change applies only while the resource still has it, else 412 with current_version */
                     "if-match"?: string;
                 };
@@ -2166,8 +2360,26 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description If-Match names another version (PRECONDITION_FAILED); error.current_version is the current one */
                 412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2196,6 +2408,8 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
                     /** @description The ETag of an earlier response: the change applies only while the resource still has it, else 412 with current_version */
                     "if-match"?: string;
                 };
@@ -2247,8 +2461,26 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description If-Match names another version (PRECONDITION_FAILED); error.current_version is the current one */
                 412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2281,6 +2513,8 @@ export interface paths {
             parameters: {
                 query?: never;
                 header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
                     /** @description The ETag of an earlier response: the change applies only while the resource still has it, else 412 with current_version */
                     "if-match"?: string;
                 };
@@ -2332,8 +2566,26 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description If-Match names another version (PRECONDITION_FAILED); error.current_version is the current one */
                 412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2532,7 +2784,10 @@ export interface paths {
         patch: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -2574,6 +2829,24 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2737,7 +3010,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -2796,6 +3072,15 @@ export interface paths {
                 };
                 /** @description Conflict (CONFLICT) */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2961,7 +3246,10 @@ export interface paths {
         patch: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description A UUID (v7, time-ordered) */
                     id: string;
@@ -3023,6 +3311,24 @@ export interface paths {
                 };
                 /** @description Not found, or not yours (NOT_FOUND) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3231,7 +3537,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description A UUID (v7, time-ordered) */
                     delivery_id: string;
@@ -3291,6 +3600,24 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -3317,7 +3644,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description A UUID (v7, time-ordered) */
                     id: string;
@@ -3375,6 +3705,24 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -3401,7 +3749,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description A UUID (v7, time-ordered) */
                     id: string;
@@ -3462,6 +3813,24 @@ export interface paths {
                 };
                 /** @description Not found, or not yours (NOT_FOUND) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };

@@ -47,6 +47,7 @@ export default fp(async function security(app: FastifyInstance, opts: { core: Co
         'X-Request-Id',
         'Location',
         'ETag',
+        'Idempotent-Replayed',
         'Retry-After',
         'X-RateLimit-Limit',
         'X-RateLimit-Remaining',

@@ -450,3 +450,30 @@ export const calendarItems = pgTable(
   (t) => [primaryKey({ columns: [t.connectionId, t.taskId] })],
 );
 export type CalendarItemRow = typeof calendarItems.$inferSelect;
+
+/**
+ * Idempotency-Key: the first response to a (user, key), replayed to repeats for 24 hours. A row
+ * with no status is a request still running (on any API process) until `locked_until`.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    /** SHA-256 of the method, path and body: the same key with another request is refused. */
+    requestHash: text('request_hash').notNull(),
+    status: integer('status'),
+    headers: jsonb('headers').$type<Record<string, string>>(),
+    body: text('body'),
+    lockedUntil: timestamp('locked_until', { withTimezone: true }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.key] }),
+    index('idempotency_keys_created_idx').on(t.createdAt),
+    check('idempotency_keys_key_length', sql`char_length(${t.key}) between 1 and 255`),
+  ],
+);
+export type IdempotencyKeyRow = typeof idempotencyKeys.$inferSelect;

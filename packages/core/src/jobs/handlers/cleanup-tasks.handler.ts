@@ -3,6 +3,7 @@ import type { OutboxRepository } from '../../repositories/outbox.repository';
 import type { ReminderRepository } from '../../repositories/reminder.repository';
 import type { WebhookRepository } from '../../repositories/webhook.repository';
 import type { AuthService } from '../../services/auth.service';
+import type { IdempotencyService } from '../../services/idempotency.service';
 import type { SyncService } from '../../services/sync.service';
 import type { TaskService } from '../../services/task.service';
 import { type JobHandler, PermanentJobError } from '../job.catalogue';
@@ -20,6 +21,7 @@ export interface CleanupDeps {
   reminders: ReminderRepository;
   webhooks: WebhookRepository;
   sync: SyncService;
+  idempotency: IdempotencyService;
   queue: JobQueue;
   clock: Clock;
   archiveAfterDays: number;
@@ -28,7 +30,8 @@ export interface CleanupDeps {
 /**
  * cleanup_tasks: archives tasks completed long ago (nothing is deleted), then tidies what only
  * the system reads: published outbox events, expired token revocations, finished jobs, old reminder
- * delivery records, webhook deliveries older than 30 days, sync tombstones older than a cursor lives. Idempotent: a second run finds nothing
+ * delivery records, webhook deliveries older than 30 days, sync tombstones older than a cursor lives,
+ * idempotency keys older than 24 hours. Idempotent: a second run finds nothing
  * more to do.
  */
 export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'> {
@@ -50,6 +53,7 @@ export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'>
       new Date(now - DELIVERY_LOG_RETENTION_DAYS * 86_400_000),
     );
     const tombstonesPurged = await d.sync.purgeTombstones();
+    const idempotencyKeysPurged = await d.idempotency.purge();
     return {
       archived,
       completed_before: cutoff.toISOString(),
@@ -59,6 +63,7 @@ export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'>
       reminder_deliveries_purged: remindersPurged,
       webhook_deliveries_purged: deliveriesPurged,
       sync_tombstones_purged: tombstonesPurged,
+      idempotency_keys_purged: idempotencyKeysPurged,
     };
   };
 }
