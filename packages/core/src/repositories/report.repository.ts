@@ -1,5 +1,4 @@
 import { type SQL, sql } from 'drizzle-orm';
-import type { Executor } from '../db/client';
 import { PRIORITIES } from '../db/schema';
 import type { TransactionRunner } from '../db/transaction';
 
