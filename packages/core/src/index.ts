@@ -18,6 +18,15 @@ export { onShutdown } from './lib/shutdown';
 export { isForbiddenAddress } from './lib/ssrf';
 export type { Mailer, MailMessage, MemoryMailer } from './mail/mailer';
 export type { Metrics } from './metrics/metrics';
+export * from './quick-add/quick-add';
+export {
+  describeRecurrence,
+  nextOccurrence,
+  nextRecurrence,
+  parseRecurrenceRule,
+  type Recurrence,
+  type RecurrenceBasis,
+} from './recurrence/recurrence';
 export type { Page, PageRequest, SortOrder } from './repositories/pagination';
 export { PROJECT_SORTS, type ProjectSort } from './repositories/project.repository';
 export { TASK_SORTS, type TaskFilter, type TaskSort } from './repositories/task.repository';
