@@ -11,8 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app';
 import { Client, type Res, signUp } from './helpers/client';
 
-export const STATS: Record<string, number> = {};
-const bump = (k: string) => { STATS[k] = (STATS[k] ?? 0) + 1; };
 const SYNC = '/api/v1/sync';
 const TASKS = '/api/v1/tasks';
 const PROJECTS = '/api/v1/projects';
@@ -20,6 +18,12 @@ const PROJECTS = '/api/v1/projects';
 /** Runs per property; SYNC_PROPERTY_RUNS overrides (e.g. a long soak run). */
 const RUNS = Number(process.env.SYNC_PROPERTY_RUNS ?? 20);
 const SEQUENTIAL_RUNS = Number(process.env.SYNC_PROPERTY_RUNS ?? 12);
+/**
+ * A run that hangs (a lock never released) fails and is shrunk like any failure; shrinking a
+ * failure stops after 4 minutes (runs under concurrency do not always fail the same way), with
+ * the smallest counterexample so far. Interrupted before numRuns without a failure also fails.
+ */
+const limits = [fc.timeout(60_000), fc.interruptAfterTimeLimit(240_000, { failOnInterrupt: true })];
 
 type Json = { id: string } & Record<string, unknown>;
 
@@ -182,7 +186,7 @@ class Replica {
   apply(page: SyncPage): void {
     for (const p of page.projects) this.projects.set(p.id, p);
     for (const t of page.tasks) this.tasks.set(t.id, t);
-    if (process.env.MUTATION !== 'skipTaskDeletions') for (const id of page.deleted.tasks) this.tasks.delete(id);
+    for (const id of page.deleted.tasks) this.tasks.delete(id);
     for (const id of page.deleted.projects) this.projects.delete(id);
     for (const x of [...page.projects, ...page.tasks]) this.named.add(x.id);
     for (const id of [...page.deleted.tasks, ...page.deleted.projects]) this.named.add(id);
@@ -200,12 +204,7 @@ async function fetchPage(c: Client, cursor: string | undefined, limit: number): 
   const res = await c.get(`${SYNC}?${qs}`);
   if (res.status !== 200) throw new Error(`sync: ${res.status} ${res.raw}`);
   const page = res.body.data as SyncPage;
-  bump('pages'); if (page.full) bump('fullPages');
-  { const c = JSON.parse(Buffer.from(page.cursor, 'base64url').toString()); const snap = c.u ?? c.s; if (snap && !snap.endsWith(':')) bump('snapshotsWithXip'); }
-  if (page.deleted.tasks.length) bump('pagesWithTaskDeletions');
-  if (page.deleted.projects.length) bump('pagesWithProjectDeletions');
-  // Sent without a cursor, and only then, an answer is a full sync (later pages carry a cursor
-  // but continue the full sync: they say full too).
+  // An answer to no cursor is a full sync (its later pages, sent with a cursor, say full too).
   if (cursor === undefined && !page.full) throw new Error('an answer to no cursor must be full');
   const count = page.tasks.length + page.projects.length + page.deleted.tasks.length;
   if (count + page.deleted.projects.length > limit) throw new Error(`a page of more than ${limit}`);
@@ -221,7 +220,7 @@ async function pull(c: Client, r: Replica, cmd: Omit<SyncCmd, 'op'>): Promise<vo
     const sent = r.cursor;
     page = await fetchPage(c, sent, cmd.limit);
     // full: "replace what you have with what it brings".
-    if (sent === undefined && process.env.MUTATION !== 'noClear') r.clear();
+    if (sent === undefined) r.clear();
     r.apply(page);
     if (cmd.twice) r.apply(page);
     if (cmd.lost === n) {
@@ -331,7 +330,6 @@ const forget = (list: string[], id: string) => {
 
 /** The answer must be `ok`, or one of the failures a concurrent write can legitimately cause. */
 function check(res: Res, cmd: WriteCmd, ok: number, allowed: { notFound?: boolean; project?: boolean }) {
-  bump(`${cmd.op}:${res.status}`);
   if (res.status === ok) return true;
   if (res.status === 404 && allowed.notFound) return false;
   // The project was deleted meanwhile (between the writer's view and its request, or its check and insert).
@@ -452,7 +450,6 @@ async function endSlow(
         [touch, cmd.title, w.userId],
       );
     await open.client.query(cmd.rollback ? 'rollback' : 'commit');
-    bump(cmd.rollback ? 'slowRollback' : touch ? 'slowCommitTouch' : 'slowCommit');
     if (!cmd.rollback) {
       w.known.tasks.push(open.taskId);
       w.created.add(open.taskId);
@@ -477,23 +474,8 @@ describe('delta sync converges (property-based)', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await createTestApp();
-    const svc = t.core.services.sync as any;
-    const repo = svc.repo;
-    const page = repo.page.bind(repo);
-    let lastSnap = '';
-    if (process.env.MUTATION === 'highWater')
-      repo.page = (q: any) => page({ ...q, since: q.since && `${q.since.split(':')[1]}:${q.since.split(':')[1]}:` });
-    if (process.env.MUTATION === 'lastSnapshot') {
-      repo.page = async (q: any) => { const r = await page(q); lastSnap = r.snapshot; return r; };
-      const changes = svc.changes.bind(svc);
-      svc.changes = async (...a: any[]) => {
-        const r = await changes(...a);
-        if (!r.hasMore) { const c = JSON.parse(Buffer.from(r.cursor, 'base64url').toString()); c.s = lastSnap; r.cursor = Buffer.from(JSON.stringify(c)).toString('base64url'); }
-        return r;
-      };
-    }
   });
-  afterAll(() => { console.log(JSON.stringify(STATS, null, 1)); return t.close(); });
+  afterAll(() => t.close());
 
   it('random concurrent writes from several devices, a client syncing in between: it ends at the server state', async () => {
     await fc.assert(
@@ -538,9 +520,9 @@ describe('delta sync converges (property-based)', () => {
             expect(w.created.has(id), id).toBe(true);
         },
       ),
-      { numRuns: RUNS },
+      { numRuns: RUNS, plugins: limits },
     );
-  }, 600_000);
+  }, 300_000);
 
   it('writes one at a time, a sync after each: every sync ends exactly at the server state', async () => {
     await fc.assert(
@@ -565,7 +547,7 @@ describe('delta sync converges (property-based)', () => {
           for (const id of replica.named) expect(w.created.has(id), id).toBe(true);
         },
       ),
-      { numRuns: SEQUENTIAL_RUNS },
+      { numRuns: SEQUENTIAL_RUNS, plugins: limits },
     );
-  }, 600_000);
+  }, 300_000);
 });
