@@ -38,6 +38,7 @@ const TASK_FIELDS = [
   'archived_at',
   'remind_at',
   'reminder_mode',
+  'recurrence',
   'version',
 ];
 

@@ -36,7 +36,7 @@ export type { Principal, RegisterInput, Session } from './services/auth.service'
 export type { ProjectInput, ProjectListQuery } from './services/project.service';
 export { MAX_REPORT_DAYS, type ProductivityReport, productivityCsv } from './services/report.service';
 export { SYNC_LIMITS, TOMBSTONE_DAYS } from './services/sync.service';
-export { TASK_LIMITS, type TaskInput, type TaskListQuery } from './services/task.service';
+export { quickAddInput, TASK_LIMITS, type TaskInput, type TaskListQuery } from './services/task.service';
 export { DEFAULT_ROTATION_OVERLAP_HOURS, MAX_WEBHOOKS } from './services/webhook.service';
 export { newWebhookSecret, signWebhook, webhookBody } from './webhooks/webhook.payload';
 export { urlProblem } from './webhooks/webhook.sender';

@@ -2026,7 +2026,9 @@ export interface paths {
         put?: never;
         /**
          * Create a task
-         * @description API keys need the scope `tasks:write`.
+         * @description Send title (and the other fields), or text for quick add: "Pay rent tomorrow 9am !high #home +Finance every month" (the grammar is under POST /tasks/parse).
+         *
+         *     API keys need the scope `tasks:write`.
          */
         post: {
             parameters: {
@@ -2049,6 +2051,15 @@ export interface paths {
                          */
                         priority?: "low" | "medium" | "high" | "urgent";
                         project_id?: string | null;
+                        recurrence?: {
+                            /**
+                             * @description due: the next date follows the rule from the due date; completion: from the day it is completed
+                             * @enum {string}
+                             */
+                            basis?: "due" | "completion";
+                            /** @description An RFC 5545 RRULE: FREQ=DAILY|WEEKLY|MONTHLY|YEARLY with INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, BYSETPOS, COUNT or UNTIL */
+                            rule: string;
+                        } | null;
                         remind_at?: string | null;
                         /**
                          * @description todo | in_progress | done
@@ -2057,8 +2068,10 @@ export interface paths {
                         status?: "todo" | "in_progress" | "done";
                         /** @description Trimmed, lower-cased, de-duplicated; at most 20 of at most 50 characters */
                         tags?: string[];
+                        /** @description Instead of title: quick add, e.g. "Pay rent tomorrow 9am !high #home +Finance every month" (see POST /tasks/parse); fields given alongside win over what the text says */
+                        text?: string;
                         /** @description Trimmed; 1 to 500 characters */
-                        title: string;
+                        title?: string;
                     };
                 };
             };
@@ -2301,6 +2314,15 @@ export interface paths {
                          */
                         priority?: "low" | "medium" | "high" | "urgent";
                         project_id?: string | null;
+                        recurrence?: {
+                            /**
+                             * @description due: the next date follows the rule from the due date; completion: from the day it is completed
+                             * @enum {string}
+                             */
+                            basis?: "due" | "completion";
+                            /** @description An RFC 5545 RRULE: FREQ=DAILY|WEEKLY|MONTHLY|YEARLY with INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, BYSETPOS, COUNT or UNTIL */
+                            rule: string;
+                        } | null;
                         remind_at?: string | null;
                         /**
                          * @description Send "auto" to make the reminder follow the due date again (not with remind_at)
@@ -2496,6 +2518,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tasks/{id}/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The completed occurrences of a recurring task, newest first
+         * @description API keys need the scope `tasks:read`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID (v7, time-ordered) */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /**
+                                 * Format: date-time
+                                 * @description ISO 8601 with offset
+                                 */
+                                completed_at: string;
+                                due_date: string | null;
+                                /**
+                                 * Format: uuid
+                                 * @description A UUID (v7, time-ordered)
+                                 */
+                                id: string;
+                            }[];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not yours (NOT_FOUND) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tasks/{id}/unarchive": {
         parameters: {
             query?: never;
@@ -2577,6 +2684,97 @@ export interface paths {
                 };
                 /** @description If-Match names another version (PRECONDITION_FAILED); error.current_version is the current one */
                 412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/parse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Quick add: what a line of text would create (nothing is created)
+         * @description Reads one line in your time zone; unknown words stay in the title. Priority: !low !medium !high !urgent, !1-!4 or p1-p4 (1 = urgent). Tags: #tag. Project: +Name, +"Name with spaces" or a unique prefix. Dates and times: today, tomorrow 9am, friday, next monday, in 3 days, dec 5 at 14:30, 2026-12-05; a date alone is due at 23:59. Repeats: every day, every weekday, every monday and wednesday, every 2 weeks, every month, every 15th, every last friday, every year; every! 3 days (or "… after completion") counts from the completion. Escape a word with \ (\#not-a-tag); a leading "quoted part" stays as typed.
+         *
+         *     API keys need the scope `tasks:read`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes retries safe: a repeat with the same key and request within 24 h gets the first response (Idempotent-Replayed: true) instead of doing the work again; the same key with another request is 422 */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The line to read */
+                        text: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["QuickAddParse"];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (CONFLICT), e.g. a request with this Idempotency-Key is still running */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4169,6 +4367,31 @@ export interface components {
             /** @description Increments on every change */
             version: number;
         };
+        /** QuickAddParse */
+        QuickAddParse: {
+            due_date: string | null;
+            /** @description false: a date alone, due at 23:59 your time */
+            due_has_time: boolean;
+            priority: string | null;
+            project_id: string | null;
+            project_name: string | null;
+            recurrence: {
+                basis: string;
+                description: string;
+                rule: string;
+            } | null;
+            /** @description What was recognised, to highlight it */
+            spans: {
+                end: number;
+                /** @enum {string} */
+                kind: "date" | "priority" | "tag" | "project" | "recurrence";
+                /** @description UTF-16 offset in text */
+                start: number;
+                text: string;
+            }[];
+            tags: string[];
+            title: string;
+        };
         /** Session */
         Session: {
             /**
@@ -4221,6 +4444,17 @@ export interface components {
              */
             priority: "low" | "medium" | "high" | "urgent";
             project_id: string | null;
+            recurrence: {
+                /**
+                 * @description due: the next date follows the rule from the due date; completion: from the day it is completed
+                 * @enum {string}
+                 */
+                basis: "due" | "completion";
+                /** @description In words, e.g. "every week on Monday, Wednesday" */
+                description: string;
+                /** @description RFC 5545 RRULE, canonical, e.g. FREQ=WEEKLY;BYDAY=MO,WE */
+                rule: string;
+            } | null;
             remind_at: string | null;
             /**
              * @description auto: remind_at follows the due date and your reminder lead time; explicit: set on the task; off: no reminder

@@ -9,6 +9,7 @@ import { CalendarConnection } from '../routes/calendar/calendar.routes';
 import { Project } from '../routes/projects/project.schema';
 import { ProductivityReport } from '../routes/reports/report.schema';
 import { SyncPage } from '../routes/sync/sync.routes';
+import { QuickAddParse } from '../routes/tasks/quick-add.schema';
 import { Task } from '../routes/tasks/task.schema';
 import { User } from '../routes/users/user.schema';
 import {
@@ -44,6 +45,7 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
     ProductivityReport,
     CalendarConnection,
     SyncPage,
+    QuickAddParse,
   ])
     app.addSchema(schema);
   await app.register(swagger, {

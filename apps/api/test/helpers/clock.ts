@@ -12,5 +12,9 @@ export function fakeClock() {
     reset() {
       offset = 0;
     },
+    /** From now on, "now" is `at` (and moves on with real time). */
+    set(at: Date | string) {
+      offset = new Date(at).getTime() - Date.now();
+    },
   };
 }

@@ -34,6 +34,8 @@ export const priorityEnum = pgEnum('task_priority', PRIORITIES);
 export const statusEnum = pgEnum('task_status', STATUSES);
 export const roleEnum = pgEnum('user_role', ROLES);
 export const reminderModeEnum = pgEnum('reminder_mode', REMINDER_MODES);
+export const RECURRENCE_BASES = ['due', 'completion'] as const;
+export const recurrenceBasisEnum = pgEnum('recurrence_basis', RECURRENCE_BASES);
 
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
@@ -112,6 +114,10 @@ export const tasks = pgTable(
     /** When the owner is reminded by email; see reminderMode for where it comes from. */
     remindAt: timestamp('remind_at', { withTimezone: true }),
     reminderMode: reminderModeEnum('reminder_mode').notNull().default('auto'),
+    /** An RFC 5545 RRULE (canonical, without "RRULE:"): completing the task moves it to the next date. */
+    recurrenceRule: text('recurrence_rule'),
+    /** From the due date ('due') or from the day it was completed ('completion'). */
+    recurrenceBasis: recurrenceBasisEnum('recurrence_basis'),
     version: integer('version').notNull().default(1),
     // 'simple' keeps words as typed: task titles mix languages, names and codes.
     searchVector: tsvector('search_vector').generatedAlwaysAs(
@@ -138,6 +144,10 @@ export const tasks = pgTable(
     check('tasks_description_length', sql`char_length(${t.description}) <= 10000`),
     check('tasks_tags_count', sql`cardinality(${t.tags}) <= 20`),
     check('tasks_version_positive', sql`${t.version} >= 1`),
+    check(
+      'tasks_recurrence_complete',
+      sql`(${t.recurrenceRule} is null) = (${t.recurrenceBasis} is null) and char_length(${t.recurrenceRule}) <= 500`,
+    ),
     check('tasks_completed_at_matches_status', sql`(${t.status} = 'done') = (${t.completedAt} is not null)`),
   ],
 );
@@ -477,3 +487,25 @@ export const idempotencyKeys = pgTable(
   ],
 );
 export type IdempotencyKeyRow = typeof idempotencyKeys.$inferSelect;
+
+/** Each completed occurrence of a recurring task (the task itself moves on to the next date). */
+export const taskCompletions = pgTable(
+  'task_completions',
+  {
+    id: uuid('id').primaryKey(),
+    taskId: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The due date of the occurrence that was completed. */
+    dueDate: timestamp('due_date', { withTimezone: true }),
+    completedAt: timestamp('completed_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    index('task_completions_task_idx').on(t.taskId, t.completedAt),
+    index('task_completions_user_idx').on(t.userId, t.completedAt),
+  ],
+);
+export type TaskCompletionRow = typeof taskCompletions.$inferSelect;

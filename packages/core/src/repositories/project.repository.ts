@@ -56,6 +56,16 @@ export class ProjectRepository {
     return { items, total: count?.n ?? 0 };
   }
 
+  /** The names of the user's projects (at most 1,000), for quick add. */
+  names(userId: string): Promise<{ id: string; name: string }[]> {
+    return this.db
+      .select({ id: projects.id, name: projects.name })
+      .from(projects)
+      .where(eq(projects.userId, userId))
+      .orderBy(projects.createdAt)
+      .limit(1000);
+  }
+
   /** Locks the project's row for the rest of the transaction and returns it. */
   async findForUpdate(userId: string, id: string): Promise<ProjectRow | undefined> {
     const [row] = await this.db

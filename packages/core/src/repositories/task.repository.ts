@@ -1,6 +1,13 @@
 import { and, asc, desc, eq, getTableColumns, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client';
-import { type Priority, type Status, type TaskRow, tasks } from '../db/schema';
+import {
+  type Priority,
+  type Status,
+  type TaskCompletionRow,
+  type TaskRow,
+  taskCompletions,
+  tasks,
+} from '../db/schema';
 import { offsetOf, type Page, type PageRequest, type SortOrder } from './pagination';
 
 export type NewTask = Pick<
@@ -16,6 +23,8 @@ export type NewTask = Pick<
   | 'tags'
   | 'remindAt'
   | 'reminderMode'
+  | 'recurrenceRule'
+  | 'recurrenceBasis'
 >;
 /** What an update may change: everything a new task has but its id and owner. */
 export type TaskPatch = Partial<Omit<NewTask, 'id' | 'userId'>>;
@@ -228,5 +237,31 @@ export class TaskRepository {
       .set({ projectId: null, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
       .where(and(eq(tasks.userId, userId), eq(tasks.projectId, projectId)))
       .returning(taskColumns);
+  }
+
+  /** Records a completed occurrence of a recurring task. */
+  async insertCompletion(row: TaskCompletionRow): Promise<void> {
+    await this.db.insert(taskCompletions).values(row);
+  }
+
+  /** When the task's last occurrence was completed, if ever. */
+  async lastCompletion(taskId: string): Promise<Date | undefined> {
+    const [row] = await this.db
+      .select({ at: taskCompletions.completedAt })
+      .from(taskCompletions)
+      .where(eq(taskCompletions.taskId, taskId))
+      .orderBy(desc(taskCompletions.completedAt))
+      .limit(1);
+    return row?.at;
+  }
+
+  /** A task's completed occurrences, newest first. */
+  completions(userId: string, taskId: string, limit: number): Promise<TaskCompletionRow[]> {
+    return this.db
+      .select()
+      .from(taskCompletions)
+      .where(and(eq(taskCompletions.userId, userId), eq(taskCompletions.taskId, taskId)))
+      .orderBy(desc(taskCompletions.completedAt))
+      .limit(limit);
   }
 }

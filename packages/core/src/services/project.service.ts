@@ -98,7 +98,11 @@ export class ProjectService {
   /** Deletes the project; its tasks are kept and move to no project. */
   async delete(userId: string, id: string, ifVersion?: IfVersion): Promise<void> {
     await this.transaction(async (tx) => {
-      await this.lockVersion(tx, userId, id, ifVersion);
+      // Locked first, always: a task moved into the project meanwhile waits (its foreign key
+      // check), then fails, instead of being detached by ON DELETE SET NULL without a version.
+      const current = await this.projects.withTx(tx).findForUpdate(userId, id);
+      if (!current) throw new NotFoundError('Project');
+      assertVersion(ifVersion, current.version);
       const detached = await this.tasks.withTx(tx).detachFromProject(userId, id);
       if (!(await this.projects.withTx(tx).delete(userId, id))) throw new NotFoundError('Project');
       // The project's tasks changed too (project_id became null): each says so.

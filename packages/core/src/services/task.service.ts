@@ -7,6 +7,8 @@ import { assertVersion, type FieldIssue, type IfVersion, NotFoundError, Validati
 import type { Clock } from '../lib/clock';
 import { newId } from '../lib/ids';
 import { charLength } from '../lib/text';
+import { parseQuickAdd, type QuickAddResult } from '../quick-add/quick-add';
+import { nextRecurrence, parseRecurrenceRule, type RecurrenceBasis } from '../recurrence/recurrence';
 import type { DomainEvent, OutboxRepository } from '../repositories/outbox.repository';
 import type { Page, PageRequest, SortOrder } from '../repositories/pagination';
 import type { ProjectRepository } from '../repositories/project.repository';
@@ -27,7 +29,15 @@ export interface TaskInput {
   remindAt?: Date | null | undefined;
   /** 'auto' (update only): the reminder follows the due date again. */
   reminderMode?: 'auto' | undefined;
+  /** Repeats: completing the task moves its due date to the next occurrence; null: no longer repeats. */
+  recurrence?: { rule: string; basis?: RecurrenceBasis | undefined } | null | undefined;
 }
+
+/**
+ * A second completion of the same recurring task this soon after the first, without If-Match, is
+ * taken for the same tap on two devices (or a double click), not for "skip one more occurrence".
+ */
+export const DOUBLE_COMPLETION_MS = 10_000;
 
 export interface TaskListQuery extends PageRequest {
   filter: TaskFilter;
@@ -83,6 +93,8 @@ const TRACKED: (keyof TaskRow)[] = [
   'archivedAt',
   'remindAt',
   'reminderMode',
+  'recurrenceRule',
+  'recurrenceBasis',
 ];
 
 function changedFields(before: TaskRow, after: TaskRow): Partial<TaskRow> {
@@ -91,6 +103,27 @@ function changedFields(before: TaskRow, after: TaskRow): Partial<TaskRow> {
     if (JSON.stringify(before[k]) !== JSON.stringify(after[k])) out[k] = before[k];
   }
   return out as Partial<TaskRow>;
+}
+
+interface Occurrence {
+  dueDate: Date | null;
+  completedAt: Date;
+}
+
+/** task.completed for one occurrence of a recurring task: the task has moved on to its next date. */
+function occurrenceEvent(task: TaskRow, occurrence: Occurrence): DomainEvent {
+  return {
+    type: 'task.completed',
+    userId: task.userId,
+    aggregateId: task.id,
+    payload: {
+      task,
+      occurrence: {
+        due_date: occurrence.dueDate?.toISOString() ?? null,
+        completed_at: occurrence.completedAt.toISOString(),
+      },
+    },
+  };
 }
 
 /** The reminder time of a task whose reminder follows its due date. */
@@ -123,6 +156,9 @@ export class TaskService {
     if (input.dueDate && input.dueDate < now) issues.add('due_date', 'must not be in the past');
     if (input.remindAt && input.remindAt < now) issues.add('remind_at', 'must not be in the past');
     const tags = normaliseTags(input.tags ?? [], issues);
+    const recurrence = this.recurrence(input.recurrence, issues);
+    if (recurrence.recurrenceRule && !input.dueDate)
+      issues.add('recurrence', 'needs a due_date: the date of the first occurrence');
     issues.throwIfAny();
     const projectId = input.projectId ?? null;
     if (projectId) await this.assertOwnProject(userId, projectId);
@@ -151,6 +187,7 @@ export class TaskService {
           status,
           tags,
           ...reminder,
+          ...recurrence,
         });
         const events = [taskEvent('task.created', row)];
         if (row.status === 'done') events.push(taskEvent('task.completed', row));
@@ -226,6 +263,7 @@ export class TaskService {
           issues.add('remind_at', 'must not be in the past');
       }
     }
+    if (patch.recurrence !== undefined) Object.assign(changes, this.recurrence(patch.recurrence, issues));
     if (patch.reminderMode === 'auto') {
       if (patch.remindAt !== undefined)
         issues.add('reminder_mode', 'cannot be "auto" together with remind_at');
@@ -239,6 +277,9 @@ export class TaskService {
         ? await this.leadMinutes(userId)
         : undefined;
 
+    // Completing may complete an occurrence of a recurring task, which needs the owner's zone
+    // (read before the transaction: embedded mode has a single connection).
+    const owner = changes.status === 'done' ? await this.users.findById(userId) : undefined;
     if (Object.keys(changes).length === 0) {
       const current = await this.get(userId, id);
       assertVersion(opts.ifVersion, current.version);
@@ -255,8 +296,18 @@ export class TaskService {
             changes.dueDate !== undefined ? changes.dueDate : before.dueDate,
             lead,
           );
+        const rule = changes.recurrenceRule !== undefined ? changes.recurrenceRule : before.recurrenceRule;
+        const due = changes.dueDate !== undefined ? changes.dueDate : before.dueDate;
+        if (rule && !due)
+          throw ValidationError.field('recurrence', 'needs a due_date: the date of the next occurrence');
+        const occurrence =
+          rule && changes.status === 'done' && before.status !== 'done'
+            ? await this.completeOccurrence(tasks, before, changes, !opts.ifVersion, owner)
+            : undefined;
         const row = (await tasks.update(userId, id, changes))!;
         const events = [taskEvent('task.updated', row, before)];
+        // A series that ended completes the task itself: the plain task.completed below says so.
+        if (occurrence && row.status !== 'done') events.push(occurrenceEvent(row, occurrence));
         if (before.status !== 'done' && row.status === 'done') events.push(taskEvent('task.completed', row));
         await this.outbox.withTx(tx).append(events);
         return row;
@@ -327,6 +378,74 @@ export class TaskService {
     await this.cache.invalidateTasks(userId, [id], [task.projectId]);
   }
 
+  /**
+   * Completing a recurring task: the occurrence is recorded and the task moves on to the next
+   * date (its reminder with it) instead of becoming done; when the rule has no next date, it is
+   * done like any task. Returns the occurrence completed, or undefined when there is none to record
+   * (the series ended, or this is the same completion twice: see DOUBLE_COMPLETION_MS).
+   */
+  private async completeOccurrence(
+    tasks: TaskRepository,
+    before: TaskRow,
+    changes: TaskPatch,
+    guardDouble: boolean,
+    user: { timezone: string; reminderLeadMinutes: number | null } | undefined,
+  ): Promise<Occurrence | undefined> {
+    const now = this.clock.now();
+    if (guardDouble) {
+      const last = await tasks.lastCompletion(before.id);
+      if (last && now.getTime() - last.getTime() < DOUBLE_COMPLETION_MS) {
+        delete changes.status;
+        return undefined;
+      }
+    }
+    const rule = changes.recurrenceRule !== undefined ? changes.recurrenceRule : before.recurrenceRule;
+    const basis = changes.recurrenceBasis ?? before.recurrenceBasis ?? 'due';
+    const due = changes.dueDate !== undefined ? changes.dueDate : before.dueDate;
+    const next = nextRecurrence(
+      { rule: rule!, basis },
+      { due, completedAt: now, timezone: user?.timezone ?? 'UTC' },
+    );
+    const occurrence = { dueDate: due, completedAt: now };
+    await tasks.insertCompletion({ id: newId(), taskId: before.id, userId: before.userId, ...occurrence });
+    if (!next) return occurrence;
+    changes.status = 'todo';
+    changes.dueDate = next.due;
+    changes.recurrenceRule = next.recurrence.rule;
+    const mode = changes.reminderMode ?? before.reminderMode;
+    const remindAt = changes.remindAt !== undefined ? changes.remindAt : before.remindAt;
+    if (mode === 'auto') changes.remindAt = derivedRemindAt(next.due, user?.reminderLeadMinutes ?? null);
+    // An explicit reminder keeps its distance from the due date.
+    else if (mode === 'explicit' && remindAt && due)
+      changes.remindAt = new Date(next.due.getTime() - (due.getTime() - remindAt.getTime()));
+    return occurrence;
+  }
+
+  /** Reads a quick-add line ("Pay rent tomorrow 9am !high #home +Finance every month") in the user's zone. */
+  async parseText(userId: string, text: string): Promise<QuickAddResult> {
+    const [user, projects] = await Promise.all([this.users.findById(userId), this.projects.names(userId)]);
+    return parseQuickAdd(text, { now: this.clock.now(), timezone: user?.timezone ?? 'UTC', projects });
+  }
+
+  /** A task's completed occurrences (recurring tasks), newest first. */
+  async completions(userId: string, id: string, limit = 100) {
+    await this.get(userId, id);
+    return this.tasks.completions(userId, id, limit);
+  }
+
+  private recurrence(
+    input: TaskInput['recurrence'],
+    issues: Issues,
+  ): { recurrenceRule: string | null; recurrenceBasis: RecurrenceBasis | null } {
+    if (!input) return { recurrenceRule: null, recurrenceBasis: null };
+    const parsed = parseRecurrenceRule(input.rule);
+    if (!parsed.ok) {
+      issues.add('recurrence.rule', parsed.message);
+      return { recurrenceRule: null, recurrenceBasis: null };
+    }
+    return { recurrenceRule: parsed.rule, recurrenceBasis: input.basis ?? 'due' };
+  }
+
   /** With If-Match: locks the task and checks its version first (404 or 412). */
   private async lockVersion(tx: Executor, userId: string, id: string, ifVersion: IfVersion): Promise<void> {
     if (!ifVersion) return;
@@ -356,4 +475,16 @@ export class TaskService {
       throw ValidationError.field('project_id', 'must be one of your projects');
     }
   }
+}
+
+/** What a quick-add line creates, as task input (fields sent alongside it override these). */
+export function quickAddInput(q: QuickAddResult): TaskInput {
+  return {
+    title: q.title,
+    dueDate: q.dueDate,
+    ...(q.priority ? { priority: q.priority } : {}),
+    tags: q.tags,
+    projectId: q.projectId,
+    recurrence: q.recurrence,
+  };
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Services } from '@taskman/core';
+import { quickAddInput, type Services, type TaskInput, ValidationError } from '@taskman/core';
 import { Type } from 'typebox';
 import { principalOf } from '../../plugins/auth';
 import { ifMatch, ifMatchHeader, ifNoneMatchHeader, withEtag } from '../../plugins/conditional';
@@ -10,10 +10,18 @@ import {
   errors,
   errorsFor,
   IdParams,
+  isoOrNull,
   ListEnvelope,
   pageMeta,
   ref,
 } from '../../schemas/common';
+import {
+  presentQuickAdd,
+  QUICK_ADD_GRAMMAR,
+  QuickAddBody,
+  QuickAddParse,
+  TaskCompletion,
+} from './quick-add.schema';
 import {
   presentTask,
   splitListParams,
@@ -36,16 +44,74 @@ const taskRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
       schema: {
         tags,
         summary: 'Create a task',
+        description:
+          'Send title (and the other fields), or text for quick add: "Pay rent tomorrow 9am !high #home +Finance every month" (the grammar is under POST /tasks/parse).',
         security: bearer,
         body: TaskCreateBody,
         response: { 201: Envelope(ref(Task)), 400: errors[400], 401: errors[401] },
       },
     },
     async (request, reply) => {
-      const task = await services.tasks.create(principalOf(request).userId, toTaskInput(request.body));
+      const { userId } = principalOf(request);
+      const { text, ...fields } = request.body;
+      const given = toTaskInput(fields);
+      if (text !== undefined && fields.title !== undefined)
+        throw ValidationError.field('text', 'send either title or text, not both');
+      if (text === undefined && fields.title === undefined)
+        throw ValidationError.field('title', 'is required (or send text for quick add)');
+      // Quick add: what the text says, then the fields sent with it on top.
+      const input =
+        text === undefined
+          ? given
+          : { ...quickAddInput(await services.tasks.parseText(userId, text)), ...given };
+      const task = await services.tasks.create(userId, input as TaskInput);
       reply.header('location', `${API_PREFIX}/tasks/${task.id}`).status(201);
       withEtag(request, reply, task.version);
       return { success: true as const, data: presentTask(task) };
+    },
+  );
+
+  app.post(
+    '/tasks/parse',
+    {
+      config: { scope: 'tasks:read' },
+      schema: {
+        tags,
+        summary: 'Quick add: what a line of text would create (nothing is created)',
+        description: QUICK_ADD_GRAMMAR,
+        security: bearer,
+        body: QuickAddBody,
+        response: { 200: Envelope(ref(QuickAddParse)), ...errorsFor(400, 401) },
+      },
+    },
+    async (request) => ({
+      success: true as const,
+      data: presentQuickAdd(await services.tasks.parseText(principalOf(request).userId, request.body.text)),
+    }),
+  );
+
+  app.get(
+    '/tasks/:id/completions',
+    {
+      config: { scope: 'tasks:read' },
+      schema: {
+        tags,
+        summary: 'The completed occurrences of a recurring task, newest first',
+        security: bearer,
+        params: IdParams,
+        response: { 200: Envelope(Type.Array(TaskCompletion)), ...errorsFor(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const rows = await services.tasks.completions(principalOf(request).userId, request.params.id);
+      return {
+        success: true as const,
+        data: rows.map((r) => ({
+          id: r.id,
+          due_date: isoOrNull(r.dueDate),
+          completed_at: r.completedAt.toISOString(),
+        })),
+      };
     },
   );
 

@@ -1,6 +1,8 @@
 import {
   type TaskListQuery as CoreTaskListQuery,
+  describeRecurrence,
   PRIORITIES,
+  RECURRENCE_BASES,
   REMINDER_MODES,
   STATUSES,
   TASK_LIMITS,
@@ -14,6 +16,10 @@ import { DateTime, iso, isoOrNull, literals, Nullable, PageQuery, pageOf, Uuid }
 
 const Priority = literals(PRIORITIES, { description: 'low | medium | high | urgent' });
 const Status = literals(STATUSES, { description: 'todo | in_progress | done' });
+const RecurrenceBasis = literals(RECURRENCE_BASES, {
+  description:
+    'due: the next date follows the rule from the due date; completion: from the day it is completed',
+});
 
 export const Task = Type.Object(
   {
@@ -34,6 +40,13 @@ export const Task = Type.Object(
       description:
         'auto: remind_at follows the due date and your reminder lead time; explicit: set on the task; off: no reminder',
     }),
+    recurrence: Nullable(
+      Type.Object({
+        rule: Type.String({ description: 'RFC 5545 RRULE, canonical, e.g. FREQ=WEEKLY;BYDAY=MO,WE' }),
+        basis: RecurrenceBasis,
+        description: Type.String({ description: 'In words, e.g. "every week on Monday, Wednesday"' }),
+      }),
+    ),
     version: Type.Integer({ minimum: 1, description: 'Increments on every change' }),
   },
   { $id: 'Task', title: 'Task' },
@@ -57,6 +70,14 @@ export function presentTask(t: TaskRow): TaskJson {
     archived_at: isoOrNull(t.archivedAt),
     remind_at: isoOrNull(t.remindAt),
     reminder_mode: t.reminderMode,
+    recurrence:
+      t.recurrenceRule && t.recurrenceBasis
+        ? {
+            rule: t.recurrenceRule,
+            basis: t.recurrenceBasis,
+            description: describeRecurrence({ rule: t.recurrenceRule, basis: t.recurrenceBasis }),
+          }
+        : null,
     version: t.version,
   };
 }
@@ -86,11 +107,37 @@ const fields = {
         'When to email a reminder; null for none. Omitted on create: due date minus your reminder lead time',
     }),
   ),
+  recurrence: Nullable(
+    Type.Object(
+      {
+        rule: Type.String({
+          minLength: 1,
+          maxLength: 500,
+          description:
+            'An RFC 5545 RRULE: FREQ=DAILY|WEEKLY|MONTHLY|YEARLY with INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, BYSETPOS, COUNT or UNTIL',
+        }),
+        basis: Type.Optional(RecurrenceBasis),
+      },
+      {
+        additionalProperties: false,
+        description:
+          'Repeats: completing the task records the completion and moves the due date (and reminder) to the next occurrence, in your time zone; null stops repeating. Needs a due_date',
+      },
+    ),
+  ),
 };
 
 export const TaskCreateBody = Type.Object(
   {
-    title: fields.title,
+    title: Type.Optional(fields.title),
+    text: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2000,
+        description:
+          'Instead of title: quick add, e.g. "Pay rent tomorrow 9am !high #home +Finance every month" (see POST /tasks/parse); fields given alongside win over what the text says',
+      }),
+    ),
     description: Type.Optional(fields.description),
     due_date: Type.Optional(fields.due_date),
     priority: Type.Optional(fields.priority),
@@ -98,13 +145,16 @@ export const TaskCreateBody = Type.Object(
     tags: Type.Optional(fields.tags),
     project_id: Type.Optional(fields.project_id),
     remind_at: Type.Optional(fields.remind_at),
+    recurrence: Type.Optional(fields.recurrence),
   },
   { additionalProperties: false },
 );
 
+const { text: _text, ...patchable } = TaskCreateBody.properties;
 export const TaskPatchBody = Type.Partial(
   Type.Object({
-    ...TaskCreateBody.properties,
+    ...patchable,
+    title: fields.title,
     reminder_mode: Type.Literal('auto', {
       description: 'Send "auto" to make the reminder follow the due date again (not with remind_at)',
     }),
@@ -129,6 +179,7 @@ export function toTaskInput<B extends TaskBody>(
   if (body.remind_at !== undefined)
     input.remindAt = body.remind_at === null ? null : new Date(body.remind_at);
   if (body.reminder_mode === 'auto') input.reminderMode = 'auto';
+  if (body.recurrence !== undefined) input.recurrence = body.recurrence;
   return input as never;
 }
 
