@@ -16,6 +16,7 @@ import adminRoutes from './routes/admin/admin.routes';
 import apiKeyRoutes from './routes/api-keys/api-key.routes';
 import authRoutes from './routes/auth/auth.routes';
 import calendarRoutes from './routes/calendar/calendar.routes';
+import eventRoutes from './routes/events/event.routes';
 import healthRoutes from './routes/health/health.routes';
 import projectRoutes from './routes/projects/project.routes';
 import reportRoutes from './routes/reports/report.routes';
@@ -155,6 +156,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       await api.register(reportRoutes, { services });
       await api.register(calendarRoutes, { services });
       await api.register(syncRoutes, { services });
+      await api.register(eventRoutes, { core });
       await api.register(adminRoutes, { core });
     },
     { prefix: API_PREFIX },

@@ -175,8 +175,9 @@ describe('openapi document', () => {
           expect(response.content, key).toBeUndefined();
           continue;
         }
-        // The calendar feed is iCalendar, not JSON.
-        if (response.content?.['text/calendar'] && !response.content['application/json']) continue;
+        // The calendar feed is iCalendar, the live events a stream: not JSON.
+        const other = response.content?.['text/calendar'] ?? response.content?.['text/event-stream'];
+        if (other && !response.content['application/json']) continue;
         const schema = deref(doc, response.content?.['application/json']?.schema);
         expect(schema, `${key} ${status}`).toBeTypeOf('object');
         expect(schema.properties?.success, `${key} ${status}`).toEqual({ type: 'boolean', enum: [true] });

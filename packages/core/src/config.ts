@@ -37,6 +37,8 @@ export interface Config {
   jobLockMs: number;
   /** How often idle relays and database-queue runners look for work. */
   jobPollMs: number;
+  /** How often a live event stream (GET /events) sends a comment line, so proxies keep it open. */
+  eventsHeartbeatMs: number;
   /** Deliver webhooks to loopback and private addresses (development and tests only). */
   webhookAllowPrivate: boolean;
   webhookTimeoutMs: number;
@@ -235,6 +237,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobBackoffMs: int(env, 'JOB_BACKOFF_MS', 30_000, 100, 3_600_000),
     jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 500, 3_600_000),
     jobPollMs: int(env, 'JOB_POLL_MS', 1000, 20, 60_000),
+    eventsHeartbeatMs: int(env, 'EVENTS_HEARTBEAT_MS', 15_000, 100, 300_000),
     webhookAllowPrivate: bool(env, 'WEBHOOK_ALLOW_PRIVATE', false),
     webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
     caldavAllowPrivate: bool(env, 'CALDAV_ALLOW_PRIVATE', false),

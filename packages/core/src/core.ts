@@ -9,6 +9,7 @@ import { TaskCache } from './cache/task.cache';
 import type { Config } from './config';
 import { type Database, openDatabase } from './db/client';
 import { transactionRunner } from './db/transaction';
+import { type EventBus, MemoryEventBus, RedisEventBus } from './events/event-bus';
 import { BullJobQueue } from './jobs/bullmq.queue';
 import { DatabaseJobQueue } from './jobs/database.queue';
 import { cleanupTasksHandler } from './jobs/handlers/cleanup-tasks.handler';
@@ -46,6 +47,7 @@ import { CalendarService } from './services/calendar.service';
 import { CalendarConnectionService } from './services/calendar-connection.service';
 import { HealthService } from './services/health.service';
 import { IdempotencyService } from './services/idempotency.service';
+import { LiveEventService } from './services/live.service';
 import { ProjectService } from './services/project.service';
 import { ReportService } from './services/report.service';
 import { SyncService } from './services/sync.service';
@@ -68,6 +70,7 @@ export interface Services {
   calendarConnections: CalendarConnectionService;
   sync: SyncService;
   idempotency: IdempotencyService;
+  live: LiveEventService;
 }
 
 export interface Core {
@@ -145,6 +148,9 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
   if (redis && redis.status !== 'ready')
     log.warn({}, 'Redis is not reachable yet: serving without the cache until it is');
   const cacheStore: CacheStore = redis ? new RedisCacheStore(redis) : new MemoryCacheStore();
+  const events: EventBus = redis
+    ? new RedisEventBus(redis, config.redisKeyPrefix, log)
+    : new MemoryEventBus();
   const cache = new CacheAside(cacheStore, metrics, log, config.cacheEnabled);
   const taskCache = new TaskCache(cache, config.cacheTtlSeconds);
   const sessions = new SessionCache(cache, config.cacheTtlSeconds);
@@ -204,6 +210,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       webhookFirstDelayMs: config.webhookRetrySchedule[0] ?? 0,
     },
     connectionRepo,
+    events,
   );
   const users = new UserService(userRepo, auth, sessions, taskCache, apiKeys);
   const projects = new ProjectService(projectRepo, taskRepo, transaction, taskCache, outbox);
@@ -315,6 +322,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       calendarConnections,
       sync,
       idempotency,
+      live: new LiveEventService(outbox, events),
       calendar: new CalendarService(new CalendarRepository(database.db), projectRepo, clock, config.appUrl),
     },
     async close() {
@@ -322,6 +330,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       await queue.close();
       mailer.close();
       await cacheStore.close();
+      await events.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
       await database.close();
     },

@@ -33,6 +33,7 @@ export { TASK_SORTS, type TaskFilter, type TaskSort } from './repositories/task.
 export { WebhookRepository } from './repositories/webhook.repository';
 export { API_KEY_PREFIX, hasScope, MAX_API_KEYS } from './services/api-key.service';
 export type { Principal, RegisterInput, Session } from './services/auth.service';
+export { RESYNC } from './services/live.service';
 export type { ProjectInput, ProjectListQuery } from './services/project.service';
 export { MAX_REPORT_DAYS, type ProductivityReport, productivityCsv } from './services/report.service';
 export { SYNC_LIMITS, TOMBSTONE_DAYS } from './services/sync.service';

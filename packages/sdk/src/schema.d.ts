@@ -1262,6 +1262,80 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your changes as they happen (Server-Sent Events)
+         * @description text/event-stream of the events webhooks carry (task.created, task.updated, task.completed, task.deleted, project.created, project.updated, project.deleted), each with an id: and the same JSON body as a webhook delivery. Reconnect with Last-Event-ID (header, or last_event_id in the query) to get what you missed first; an "event: resync" says some of it is no longer kept (7 days): run GET /sync. A comment line every 15 s keeps proxies from closing the connection.
+         *
+         *     API keys need the scope `tasks:read` and `projects:read`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The id: of the last event you got */
+                    last_event_id?: string;
+                };
+                header?: {
+                    /** @description The id: of the last event you got */
+                    "last-event-id"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": string;
+                    };
+                };
+                /** @description Invalid input (VALIDATION_ERROR) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token (UNAUTHORIZED) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects": {
         parameters: {
             query?: never;

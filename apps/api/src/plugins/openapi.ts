@@ -73,6 +73,7 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
         { name: 'reports', description: 'Productivity reports, in your time zone' },
         { name: 'calendar', description: 'A secret iCalendar feed of your tasks' },
         { name: 'sync', description: 'Delta sync for offline clients: what changed since a cursor' },
+        { name: 'events', description: 'Your changes live, as Server-Sent Events' },
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'admin', description: 'Operations, for admins (and from ADMIN_IP_ALLOWLIST when set)' },
       ],

@@ -200,11 +200,17 @@ export const outboxEvents = pgTable(
     payload: jsonb('payload').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     publishedAt: timestamp('published_at', { withTimezone: true }),
+    /**
+     * Publication order, taken when the relay publishes (one relay at a time): unlike seq, it
+     * never goes back, so it is the `id:` of the live event stream and what Last-Event-ID resumes from.
+     */
+    streamSeq: bigint('stream_seq', { mode: 'number' }),
     attempts: integer('attempts').notNull().default(0),
   },
   (t) => [
     index('outbox_unpublished_seq_idx').on(t.seq).where(sql`${t.publishedAt} is null`),
     index('outbox_user_idx').on(t.userId),
+    index('outbox_user_stream_idx').on(t.userId, t.streamSeq).where(sql`${t.streamSeq} is not null`),
   ],
 );
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Executor } from '../db/client';
 import type { TransactionRunner } from '../db/transaction';
+import type { EventBus, LiveEvent } from '../events/event-bus';
 import type { Clock } from '../lib/clock';
 import type { Log } from '../lib/log';
 import type { CalendarConnectionRepository } from '../repositories/calendar-connection.repository';
@@ -40,11 +41,14 @@ export class OutboxRelay {
     private readonly opts: RelayOptions,
     /** Who has CalDAV calendars: their task changes are pushed by a sync_calendar job. */
     private readonly calendars?: CalendarConnectionRepository,
+    /** Live streams (GET /events): told of each event once it is published. */
+    private readonly bus?: EventBus,
   ) {}
 
   /** Publishes one batch; returns how many events it published (0: none waiting, or another relay is at it). */
-  publishBatch(): Promise<number> {
-    return this.transaction(async (tx) => {
+  async publishBatch(): Promise<number> {
+    const live: LiveEvent[] = [];
+    const published = await this.transaction(async (tx) => {
       const outbox = this.outbox.withTx(tx);
       const events = await outbox.claimBatch(this.opts.batchSize);
       if (events.length === 0) return 0;
@@ -99,12 +103,28 @@ export class OutboxRelay {
         }
       }
       await flush();
-      await outbox.markPublished(
+      const positions = await outbox.markPublished(
         events.map((e) => e.id),
         this.clock.now(),
       );
+      for (const event of events)
+        live.push({
+          id: positions.get(event.id)!,
+          userId: event.userId,
+          type: event.type,
+          body: webhookBody(event),
+        });
       return events.length;
     });
+    // After the commit: a stream never shows what might still roll back. A stream that misses
+    // these (Redis down) finds them when it reconnects with Last-Event-ID.
+    if (live.length && this.bus)
+      await this.bus
+        .publish(live)
+        .catch((err) =>
+          this.log.warn({ err: errorSummary(err) }, 'outbox relay: could not tell the live streams'),
+        );
+    return published;
   }
 
   /** Publishes until stopped: drains what is waiting, then looks again every pollMs (or when poked). */

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client';
 import { type DomainEventType, type OutboxEventRow, outboxEvents } from '../db/schema';
 import { newId } from '../lib/ids';
@@ -58,9 +58,39 @@ export class OutboxRepository {
       .for('update', { skipLocked: true });
   }
 
-  async markPublished(ids: string[], at: Date): Promise<void> {
-    if (ids.length === 0) return;
-    await this.db.update(outboxEvents).set({ publishedAt: at }).where(inArray(outboxEvents.id, ids));
+  /**
+   * Marks events published and gives each its place in the live stream, in seq order; returns the
+   * stream position of each event by id.
+   */
+  async markPublished(ids: string[], at: Date): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const res = (await this.db.execute(sql`
+      update outbox_events o set published_at = ${at.toISOString()}::timestamptz, stream_seq = n.s
+      from (
+        select id, nextval('outbox_stream_seq') as s
+        from (select id from outbox_events where id in ${ids} order by seq) ordered
+      ) n
+      where o.id = n.id
+      returning o.id, o.stream_seq`)) as unknown as { rows: { id: string; stream_seq: string | number }[] };
+    return new Map(res.rows.map((r) => [r.id, Number(r.stream_seq)]));
+  }
+
+  /** A user's published events after a stream position, in stream order (to resume a live stream). */
+  streamAfter(userId: string, after: number, limit: number): Promise<OutboxEventRow[]> {
+    return this.db
+      .select()
+      .from(outboxEvents)
+      .where(and(eq(outboxEvents.userId, userId), gt(outboxEvents.streamSeq, after)))
+      .orderBy(asc(outboxEvents.streamSeq))
+      .limit(limit);
+  }
+
+  /** The oldest stream position still kept (older ones were purged); undefined when none is. */
+  async oldestStreamSeq(): Promise<number | undefined> {
+    const [row] = await this.db
+      .select({ s: sql<string | null>`min(${outboxEvents.streamSeq})` })
+      .from(outboxEvents);
+    return row?.s == null ? undefined : Number(row.s);
   }
 
   async countUnpublished(): Promise<number> {
