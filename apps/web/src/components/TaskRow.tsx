@@ -57,6 +57,11 @@ export function TaskRow(props: {
                 <BellIcon /> <span className="sr-only">Reminder set</span>
               </span>
             )}
+            {task.recurrence && (
+              <span className="row task-repeat" style={{ gap: 3 }}>
+                <RepeatIcon /> <span className="sr-only">Repeats</span> {task.recurrence.description}
+              </span>
+            )}
             {props.project && <span>#{props.project.name}</span>}
             {task.tags.map((t) => (
               <span key={t} className="chip">
@@ -85,6 +90,29 @@ function BellIcon() {
     >
       <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
       <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+    </svg>
+  );
+}
+
+/** Two arrows in a loop: the task repeats. */
+export function RepeatIcon() {
+  return (
+    <svg
+      width="13"
+      height="13"
+      viewBox="0 0 24 24"
+      aria-hidden="true"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="2.2"
+      strokeLinecap="round"
+      strokeLinejoin="round"
+      className="icon"
+    >
+      <path d="m17 2 4 4-4 4" />
+      <path d="M3 11v-1a4 4 0 0 1 4-4h14" />
+      <path d="m7 22-4-4 4-4" />
+      <path d="M21 13v1a4 4 0 0 1-4 4H3" />
     </svg>
   );
 }

@@ -59,6 +59,8 @@ const FIELD_LABELS: Record<string, string> = {
   reminder_mode: 'Reminder',
   tags: 'Tags',
   project_id: 'Project',
+  recurrence: 'Repeat',
+  'recurrence.rule': 'Repeat rule',
   name: 'Name',
   email: 'Email',
   password: 'Password',

@@ -80,6 +80,23 @@ export function formatDue(iso: string, timeZone: string, now = new Date()): stri
   return `${label} ${time}`;
 }
 
+/**
+ * "Sat 28 Nov, 09:00" (the year only when not this year; no time when `withTime` is false): an
+ * absolute date, in the zone, where "Tomorrow" would hide which day that is.
+ */
+export function formatDateTime(iso: string, timeZone: string, withTime = true, now = new Date()): string {
+  const at = new Date(iso);
+  const sameYear = dayKey(at, timeZone).slice(0, 4) === dayKey(now, timeZone).slice(0, 4);
+  return new Intl.DateTimeFormat(undefined, {
+    timeZone,
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    ...(sameYear ? {} : { year: 'numeric' }),
+    ...(withTime ? { hour: 'numeric', minute: '2-digit' } : {}),
+  }).format(at);
+}
+
 export type DueState = 'overdue' | 'today' | 'later';
 
 export function dueState(

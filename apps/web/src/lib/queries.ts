@@ -2,10 +2,10 @@
 // back, with a visible message, when the server says no.
 
 import { type QueryClient, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { expectOk, type Project, type Task, unwrap, unwrapBody } from '@taskman/sdk';
+import { expectOk, type Project, type Task, TaskmanError, unwrap, unwrapBody } from '@taskman/sdk';
 import { useCallback, useSyncExternalStore } from 'react';
 import { api, messageOf } from './api';
-import { dayRange } from './dates';
+import { dayRange, formatDue } from './dates';
 import { useTimeZone } from './session';
 import { toast } from './toast';
 
@@ -83,11 +83,27 @@ export function useTasks(query: TaskQuery) {
   });
 }
 
+const fetchTask = (id: string) => unwrap(api.GET('/api/v1/tasks/{id}', { params: { path: { id } } }));
+
 export function useTask(id: string | undefined) {
   return useQuery({
     queryKey: ['task', id],
     enabled: !!id,
-    queryFn: () => unwrap(api.GET('/api/v1/tasks/{id}', { params: { path: { id: id! } } })),
+    queryFn: () => fetchTask(id!),
+  });
+}
+
+export type Completion = { id: string; due_date: string | null; completed_at: string };
+
+/** The completed occurrences of a recurring task, newest first (the API sends at most 100). */
+export function useCompletions(id: string, enabled: boolean) {
+  return useQuery({
+    queryKey: ['task', id, 'completions'],
+    enabled,
+    queryFn: () =>
+      unwrap(api.GET('/api/v1/tasks/{id}/completions', { params: { path: { id } } })) as Promise<
+        Completion[]
+      >,
   });
 }
 
@@ -121,7 +137,10 @@ function patchCaches(qc: QueryClient, id: string, change: (t: Task) => Task | un
   };
 }
 
+export type Recurrence = { rule: string; basis: 'due' | 'completion' };
+
 export type TaskBody = Partial<{
+  recurrence: Recurrence | null;
   title: string;
   description: string | null;
   due_date: string | null;
@@ -133,42 +152,161 @@ export type TaskBody = Partial<{
   reminder_mode: 'auto';
 }>;
 
+/** A new task: fields, or `text` for quick add (fields sent with it win over what it says). */
+export type CreateBody = TaskBody & ({ title: string; text?: never } | { text: string; title?: never });
+
 export function useCreateTask() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (body: TaskBody & { title: string }) => unwrap(api.POST('/api/v1/tasks', { body })),
+    mutationFn: (body: CreateBody) => unwrap(api.POST('/api/v1/tasks', { body })),
     onSettled: () => qc.invalidateQueries({ queryKey: ['tasks'] }),
   });
 }
 
+// No lost updates: every write names the version it was made against (If-Match); a task changed
+// elsewhere meanwhile answers 412 and nothing is overwritten. Our own writes must not trip over
+// each other, though: writes to one task run one after the other, and the versions they produced
+// are remembered, so an edit started on version 4 still applies after our own change made it 5.
+const ownWrites = new Map<string, number>();
+const queues = new Map<string, Promise<unknown>>();
+
+/** The version `version` became through this tab's own writes (itself when none followed). */
+function followOwn(id: string, version: number): number {
+  let v = version;
+  for (let i = 0; i < 1000 && ownWrites.has(`${id}:${v}`); i++) v = ownWrites.get(`${id}:${v}`)!;
+  return v;
+}
+
+/** Runs the writes to one task in order (the next starts when the previous has its answer). */
+function serial<T>(id: string, run: () => Promise<T>): Promise<T> {
+  const next = (queues.get(id) ?? Promise.resolve()).catch(() => {}).then(run);
+  queues.set(id, next);
+  const done = () => {
+    if (queues.get(id) === next) queues.delete(id);
+  };
+  next.then(done, done);
+  return next;
+}
+
+/** The If-Match header of a write made against `version` (none without one). */
+function ifMatch(id: string, version: number | undefined, follow: boolean) {
+  if (version === undefined) return { sent: undefined, header: undefined };
+  const sent = follow ? followOwn(id, version) : version;
+  return { sent, header: { 'if-match': `"${sent}"` } };
+}
+
+export const isConflict = (err: unknown) => err instanceof TaskmanError && err.status === 412;
+
+/** Recurring tasks being completed now: a second click must not complete the next occurrence too. */
+const completing = new Set<string>();
+export const isCompleting = (id: string) => completing.has(id);
+
+export interface UpdateVars {
+  id: string;
+  body: TaskBody;
+  /** The version the change was made against (what the person saw): sent as If-Match. */
+  version?: number | undefined;
+  /** True: the version may have moved on through this tab's own writes since (a form's next field). */
+  follow?: boolean;
+  /** Changed elsewhere (412): called with the task as it is now, reloaded. Default: a toast. */
+  onConflict?: (current: Task | undefined) => void;
+  /** Any other refusal. Default: a toast. */
+  onError?: (err: unknown) => void;
+  onSaved?: (task: Task) => void;
+}
+
+const shortTitle = (title: string) => (title.length > 40 ? `${title.slice(0, 40)}…` : title);
+
 export function useUpdateTask() {
   const qc = useQueryClient();
+  const tz = useTimeZone();
   return useMutation({
-    mutationFn: ({ id, body }: { id: string; body: TaskBody }) =>
-      unwrap(api.PATCH('/api/v1/tasks/{id}', { params: { path: { id } }, body })),
+    mutationFn: ({ id, body, version, follow = false }: UpdateVars) =>
+      serial(id, async () => {
+        const { sent, header } = ifMatch(id, version, follow);
+        const task = await unwrap(
+          api.PATCH('/api/v1/tasks/{id}', { params: { path: { id }, ...(header ? { header } : {}) }, body }),
+        );
+        if (sent !== undefined) ownWrites.set(`${id}:${sent}`, task.version);
+        return task;
+      }),
     onMutate: async ({ id, body }) => {
+      // Completing a recurring task keeps it open with its next due date: only the server knows
+      // which, so its answer is awaited rather than showing the task done. A repeat rule is shown
+      // as the server describes it.
+      const { recurrence: _rule, ...shown } = body;
+      const cached = qc.getQueryData<Task>(['task', id]) ?? findInLists(qc, id);
+      if (shown.status === 'done' && cached?.recurrence) {
+        completing.add(id); // (before any await: a double click's second click sees it)
+        delete shown.status;
+      }
       await qc.cancelQueries({ queryKey: ['tasks'] });
-      return patchCaches(qc, id, (t) => ({ ...t, ...(body as Partial<Task>) }));
+      return patchCaches(qc, id, (t) => ({ ...t, ...(shown as Partial<Task>) }));
     },
-    onError: (err, _vars, undo) => {
+    onError: async (err, vars, undo) => {
       undo?.();
-      toast.error(`Not saved: ${messageOf(err)}`);
+      if (isConflict(err)) {
+        // Changed elsewhere: show it as it is now, and say the change was not saved.
+        const current = await qc
+          .fetchQuery({ queryKey: ['task', vars.id], queryFn: () => fetchTask(vars.id), staleTime: 0 })
+          .catch(() => undefined);
+        if (current) patchCaches(qc, vars.id, () => current);
+        if (vars.onConflict) vars.onConflict(current);
+        else
+          toast.error(
+            `${current ? `“${shortTitle(current.title)}”` : 'This task'} was changed elsewhere — reloaded; your change was not saved`,
+          );
+        return;
+      }
+      if (vars.onError) vars.onError(err);
+      else toast.error(`Not saved: ${messageOf(err)}`);
     },
-    onSuccess: (task) => qc.setQueryData(['task', task.id], task),
-    onSettled: () => qc.invalidateQueries({ queryKey: ['tasks'] }),
+    onSuccess: (task, vars) => {
+      // The server's answer wins (a recurring task's next due date, a canonical rule, the version).
+      patchCaches(qc, task.id, () => task);
+      qc.setQueryData(['task', task.id], task);
+      if (vars.body.status === 'done' && task.recurrence && task.status !== 'done' && task.due_date) {
+        toast.show(`Completed “${shortTitle(task.title)}” — next: ${formatDue(task.due_date, tz)}`);
+        void qc.invalidateQueries({ queryKey: ['task', task.id, 'completions'] });
+      }
+      vars.onSaved?.(task);
+    },
+    onSettled: (_task, _err, vars) => {
+      completing.delete(vars.id);
+      return qc.invalidateQueries({ queryKey: ['tasks'] });
+    },
   });
+}
+
+function findInLists(qc: QueryClient, id: string): Task | undefined {
+  for (const [, page] of qc.getQueriesData<TaskPage>({ queryKey: ['tasks'] })) {
+    const found = page?.data.find((t) => t.id === id);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 export function useSetArchived() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: ({ id, archived }: { id: string; archived: boolean }) =>
-      unwrap(
-        archived
-          ? api.POST('/api/v1/tasks/{id}/archive', { params: { path: { id } } })
-          : api.POST('/api/v1/tasks/{id}/unarchive', { params: { path: { id } } }),
-      ),
-    onError: (err) => toast.error(messageOf(err)),
+    mutationFn: ({ id, archived, version }: { id: string; archived: boolean; version?: number }) =>
+      serial(id, async () => {
+        const { sent, header } = ifMatch(id, version, true);
+        const params = { path: { id }, ...(header ? { header } : {}) };
+        const task = await unwrap(
+          archived
+            ? api.POST('/api/v1/tasks/{id}/archive', { params })
+            : api.POST('/api/v1/tasks/{id}/unarchive', { params }),
+        );
+        if (sent !== undefined) ownWrites.set(`${id}:${sent}`, task.version);
+        return task;
+      }),
+    onError: (err, vars) => {
+      if (isConflict(err)) {
+        void qc.invalidateQueries({ queryKey: ['task', vars.id] });
+        toast.error('This task was changed elsewhere — reloaded; it was not archived');
+      } else toast.error(messageOf(err));
+    },
     onSettled: () => qc.invalidateQueries({ queryKey: ['tasks'] }),
   });
 }
@@ -187,7 +325,7 @@ export function useDeleteTask() {
       undoCache();
     };
     let undone = false;
-    toast.show(`Deleted “${task.title.length > 40 ? `${task.title.slice(0, 40)}…` : task.title}”`, {
+    toast.show(`Deleted “${shortTitle(task.title)}”`, {
       action: {
         label: 'Undo',
         run: () => {
@@ -198,11 +336,25 @@ export function useDeleteTask() {
       onClose: async () => {
         if (undone) return;
         try {
-          await expectOk(api.DELETE('/api/v1/tasks/{id}', { params: { path: { id: task.id } } }));
+          // Only the task as it was seen (or as this tab's own writes made it since): one changed
+          // elsewhere in the meantime is kept, and shown as it is now.
+          await serial(task.id, () => {
+            const { header } = ifMatch(task.id, task.version, true);
+            return expectOk(
+              api.DELETE('/api/v1/tasks/{id}', {
+                params: { path: { id: task.id }, ...(header ? { header } : {}) },
+              }),
+            );
+          });
           setPending(task.id, false);
         } catch (err) {
           restore();
-          toast.error(`Not deleted: ${messageOf(err)}`);
+          if (isConflict(err)) {
+            await qc.invalidateQueries({ queryKey: ['task', task.id] });
+            toast.error(
+              `Not deleted: “${shortTitle(task.title)}” was changed elsewhere — reloaded; delete it again if you still mean to`,
+            );
+          } else toast.error(`Not deleted: ${messageOf(err)}`);
         }
         await qc.invalidateQueries({ queryKey: ['tasks'] });
       },

@@ -1,14 +1,14 @@
 import type { Task } from '@taskman/sdk';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useParams, useSearchParams } from 'react-router';
+import { QuickAdd } from '../components/QuickAdd';
 import { TaskPanel } from '../components/TaskPanel';
 import { TaskRow } from '../components/TaskRow';
 import { messageOf } from '../lib/api';
 import { dayRange, formatDay, fromInputs } from '../lib/dates';
-import { TOUCH } from '../lib/device';
 import {
+  isCompleting,
   type TaskQuery,
-  useCreateTask,
   useDeleteTask,
   useProjects,
   useTasks,
@@ -37,7 +37,6 @@ const EMPTY: Record<View, [string, string]> = {
   project: ['This project has no tasks', 'Add one above.'],
 };
 
-const DRAFT_KEY = 'taskman.draft.quick-add';
 const FILTER_KEYS = ['status', 'priority', 'project', 'tag', 'q', 'sort', 'due_from', 'due_to'];
 /** Views that already choose the due dates they show: no due range filter there. */
 const DATED_VIEWS: View[] = ['today', 'upcoming', 'overdue'];
@@ -94,7 +93,6 @@ export function TasksPage({ view }: { view: View }) {
   };
   const query: TaskQuery = { ...viewQuery(view, tz, projectId), ...filters, page, limit: 50 };
   const tasks = useTasks(query);
-  const create = useCreateTask();
   const update = useUpdateTask();
   const remove = useDeleteTask();
 
@@ -105,12 +103,6 @@ export function TasksPage({ view }: { view: View }) {
   useEffect(() => setCursor(-1), [view, projectId]);
   const listRef = useRef<HTMLUListElement>(null);
   const quickRef = useRef<HTMLInputElement>(null);
-  const [draft, setDraft] = useState(() => sessionStorage.getItem(DRAFT_KEY) ?? '');
-  useEffect(() => {
-    if (draft) sessionStorage.setItem(DRAFT_KEY, draft);
-    else sessionStorage.removeItem(DRAFT_KEY);
-  }, [draft]);
-
   const set = (key: string, value: string | undefined) => {
     const next = new URLSearchParams(params);
     if (value) next.set(key, value);
@@ -128,10 +120,22 @@ export function TasksPage({ view }: { view: View }) {
   };
   const toggle = (t: Task) => {
     const status = t.status === 'done' ? 'todo' : 'done';
-    update.mutate({ id: t.id, body: { status } });
+    // A recurring task stays open with its next due date: the server says which, and the toast
+    // then (useUpdateTask). A second click meanwhile must not complete the next occurrence too.
+    if (status === 'done' && t.recurrence) {
+      if (!isCompleting(t.id)) update.mutate({ id: t.id, body: { status }, version: t.version });
+      return;
+    }
+    // Only the version shown: a task changed elsewhere meanwhile is reloaded, not overwritten.
+    update.mutate({ id: t.id, body: { status }, version: t.version });
     if (status === 'done')
       toast.show(`Completed “${t.title.length > 40 ? `${t.title.slice(0, 40)}…` : t.title}”`, {
-        action: { label: 'Undo', run: () => update.mutate({ id: t.id, body: { status: t.status } }) },
+        action: {
+          label: 'Undo',
+          // Undoes this tab's own completion: the version it made is the one to change back.
+          run: () =>
+            update.mutate({ id: t.id, body: { status: t.status }, version: t.version, follow: true }),
+        },
       });
   };
 
@@ -204,29 +208,8 @@ export function TasksPage({ view }: { view: View }) {
       ? ['No task matches', 'Try other filters, or clear them.']
       : EMPTY[view];
 
-  async function quickAdd(e: React.FormEvent) {
-    e.preventDefault();
-    const text = draft.trim();
-    if (!text) return;
-    const body: Parameters<typeof create.mutateAsync>[0] = { title: text };
-    if (view === 'project' && projectId) body.project_id = projectId;
-    // Today's and Upcoming's quick add give the task a day (by its end, 23:59, shown without a
-    // time) and no reminder: no time was chosen, so no email should arrive at 23:29.
-    if (view === 'today' || view === 'upcoming') {
-      const { to } = dayRange(new Date(Date.now() + (view === 'upcoming' ? 86_400_000 : 0)), tz);
-      body.due_date = new Date(Date.parse(to) - 60_000).toISOString();
-      body.remind_at = null;
-    }
-    try {
-      await create.mutateAsync(body);
-      setDraft('');
-    } catch (err) {
-      toast.error(`Not added: ${messageOf(err)}`);
-    }
-  }
-
   return (
-    <div className={selectedId ? 'with-panel' : ''} style={{ height: '100%', overflow: 'hidden' }}>
+    <div className={`tasks-page${selectedId ? ' with-panel' : ''}`}>
       <section className="content" aria-labelledby="view-title">
         <div className="row" style={{ marginBottom: 16 }}>
           <h1 id="view-title">{title}</h1>
@@ -238,23 +221,17 @@ export function TasksPage({ view }: { view: View }) {
         </div>
         {project?.description && <p className="muted">{project.description}</p>}
         {view !== 'archived' && view !== 'overdue' && (
-          <form className="quick-add" onSubmit={quickAdd}>
-            <label className="sr-only" htmlFor="quick-add">
-              Add a task
-            </label>
-            <input
-              id="quick-add"
-              ref={quickRef}
-              value={draft}
-              onChange={(e) => setDraft(e.target.value)}
-              placeholder={TOUCH ? 'Add a task…' : 'Add a task… (press q)'}
-              maxLength={500}
-              autoComplete="off"
-            />
-            <button className="btn btn-primary" type="submit" disabled={!draft.trim() || create.isPending}>
-              Add
-            </button>
-          </form>
+          <QuickAdd
+            inputRef={quickRef}
+            defaults={{
+              ...(view === 'today'
+                ? { day: 'today' as const }
+                : view === 'upcoming'
+                  ? { day: 'tomorrow' as const }
+                  : {}),
+              ...(view === 'project' ? { projectId } : {}),
+            }}
+          />
         )}
         <button
           type="button"
