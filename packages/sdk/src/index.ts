@@ -13,7 +13,12 @@ export type TaskmanClient = Client<paths>;
 
 export interface ApiErrorBody {
   success: false;
-  error: { code: string; message: string; details?: { field: string; message: string }[] };
+  error: {
+    code: string;
+    message: string;
+    details?: { field: string; message: string }[];
+    current_version?: number;
+  };
   request_id?: string;
 }
 
@@ -26,6 +31,8 @@ export class TaskmanError extends Error {
     message: string,
     readonly details: { field: string; message: string }[] = [],
     readonly requestId?: string,
+    /** PRECONDITION_FAILED (412): the version the resource has now; send it as If-Match to retry. */
+    readonly currentVersion?: number,
   ) {
     super(message);
   }
@@ -66,6 +73,7 @@ function toError(error: unknown, response: Response): TaskmanError {
     body?.error?.message ?? `HTTP ${response.status}`,
     body?.error?.details,
     body?.request_id,
+    body?.error?.current_version,
   );
 }
 

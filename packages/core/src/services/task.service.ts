@@ -158,7 +158,7 @@ export class TaskService {
     const tags = normaliseTags(input.tags ?? [], issues);
     const recurrence = this.recurrence(input.recurrence, issues);
     if (recurrence.recurrenceRule && !input.dueDate)
-      issues.add('recurrence', 'needs a due_date: the date of the first occurrence');
+      issues.add('recurrence', 'needs a due date to repeat from');
     issues.throwIfAny();
     const projectId = input.projectId ?? null;
     if (projectId) await this.assertOwnProject(userId, projectId);
@@ -299,7 +299,7 @@ export class TaskService {
         const rule = changes.recurrenceRule !== undefined ? changes.recurrenceRule : before.recurrenceRule;
         const due = changes.dueDate !== undefined ? changes.dueDate : before.dueDate;
         if (rule && !due)
-          throw ValidationError.field('recurrence', 'needs a due_date: the date of the next occurrence');
+          throw ValidationError.field('recurrence', 'needs a due date to repeat from');
         const occurrence =
           rule && changes.status === 'done' && before.status !== 'done'
             ? await this.completeOccurrence(tasks, before, changes, !opts.ifVersion, owner)
