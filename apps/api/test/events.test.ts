@@ -1,18 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { startJobWorker } from '@taskman/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createTestApp,
-  createTestDatabase,
-  redisEnv,
-  type TestApp,
-  type TestDatabase,
-  testDb,
-} from './helpers/app';
+import { createTestApp, redisEnv, type TestApp, testDb } from './helpers/app';
 import { type Client, expectError, signUp } from './helpers/client';
-import { type RunningProcess, startApi } from './helpers/process';
+import { type ApiPair, type RunningProcess, startApiPair } from './helpers/process';
 
 interface SseEvent {
   id?: string;
@@ -203,30 +193,18 @@ describe.skipIf(testDb !== 'postgres')(
   'live events across API processes (Redis pub/sub)',
   { timeout: 180_000 },
   () => {
-    let db: TestDatabase;
-    let dataDir: string;
+    let pair: ApiPair;
     let a: RunningProcess;
     let b: RunningProcess;
     beforeAll(async () => {
-      db = await createTestDatabase();
-      await db.database.close();
-      dataDir = await mkdtemp(path.join(tmpdir(), 'taskman-sse-'));
-      const env = {
-        DATA_DIR: dataDir,
-        DATABASE_URL: db.url!,
-        ...redisEnv(),
-        JWT_SECRET: 'events-test-secret-0123456789-abcdefghijklmno',
-        LOG_LEVEL: 'info',
-        JOB_POLL_MS: '100',
-      };
-      a = await startApi({ ...env, JOBS_IN_PROCESS: 'true' });
-      b = await startApi({ ...env, JOBS_IN_PROCESS: 'false' });
+      pair = await startApiPair(
+        { ...redisEnv(), JOB_POLL_MS: '100' },
+        { JOBS_IN_PROCESS: 'true' },
+        { JOBS_IN_PROCESS: 'false' },
+      );
+      ({ a, b } = pair);
     }, 150_000);
-    afterAll(async () => {
-      await Promise.all([a?.stop('SIGTERM'), b?.stop('SIGTERM')]);
-      await db?.drop();
-      await rm(dataDir, { recursive: true, force: true });
-    });
+    afterAll(() => pair?.stop());
 
     it('a change made on A reaches a stream open on B', async () => {
       const reg = await fetch(`${a.url}/api/v1/auth/register`, {

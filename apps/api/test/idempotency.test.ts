@@ -1,12 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, createTestDatabase, type TestApp, type TestDatabase, testDb } from './helpers/app';
+import { createTestApp, type TestApp, testDb } from './helpers/app';
 import { type Client, expectError, signUp } from './helpers/client';
 import { fakeClock, HOUR } from './helpers/clock';
-import { type RunningProcess, startApi } from './helpers/process';
+import { type ApiPair, type RunningProcess, startApiPair } from './helpers/process';
 
 const TASKS = '/api/v1/tasks';
 
@@ -167,27 +164,14 @@ describe.skipIf(testDb !== 'postgres')(
   'Idempotency-Key across two API processes',
   { timeout: 180_000 },
   () => {
-    let db: TestDatabase;
-    let dataDir: string;
+    let pair: ApiPair;
     let a: RunningProcess;
     let b: RunningProcess;
     beforeAll(async () => {
-      db = await createTestDatabase();
-      await db.database.close();
-      dataDir = await mkdtemp(path.join(tmpdir(), 'taskman-idem-'));
-      const env = {
-        DATA_DIR: dataDir,
-        DATABASE_URL: db.url!,
-        JWT_SECRET: 'idempotency-test-secret-0123456789-abcdefghij',
-        LOG_LEVEL: 'info',
-      };
-      [a, b] = await Promise.all([startApi(env), startApi(env)]);
-    });
-    afterAll(async () => {
-      await Promise.all([a?.stop('SIGTERM'), b?.stop('SIGTERM')]);
-      await db?.drop();
-      await rm(dataDir, { recursive: true, force: true });
-    });
+      pair = await startApiPair();
+      ({ a, b } = pair);
+    }, 150_000);
+    afterAll(() => pair?.stop());
 
     const call = async (
       base: string,
@@ -217,7 +201,7 @@ describe.skipIf(testDb !== 'postgres')(
         name: 'Idem',
       });
       const token = reg.body.data.token as string;
-      const locker = new pg.Client({ connectionString: db.url });
+      const locker = new pg.Client({ connectionString: pair.databaseUrl });
       await locker.connect();
       try {
         // Writes to tasks wait while this lock is held: A's insert hangs mid-request.

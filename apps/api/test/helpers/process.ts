@@ -1,6 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createTestDatabase } from './app';
 
 export const ROOT = path.resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
 
@@ -94,6 +98,52 @@ export async function startWorker(env: Record<string, string>): Promise<RunningP
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exitOf(child);
+    },
+  };
+}
+
+/** Two API processes on one fresh PostgreSQL database, for what must hold across processes. */
+export interface ApiPair {
+  a: RunningProcess;
+  b: RunningProcess;
+  /** The database's URL, e.g. to hold a lock from the test. */
+  databaseUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts A, then B (A migrates the database first), with `env` for both and `envA`/`envB` for
+ * one of them. PostgreSQL only: embedded mode is one process by design.
+ */
+export async function startApiPair(
+  env: Record<string, string> = {},
+  envA: Record<string, string> = {},
+  envB: Record<string, string> = {},
+): Promise<ApiPair> {
+  const db = await createTestDatabase();
+  await db.database.close();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'taskman-pair-'));
+  const common = {
+    DATA_DIR: dataDir,
+    DATABASE_URL: db.url!,
+    JWT_SECRET: `pair-test-secret-${randomBytes(16).toString('hex')}`,
+    // startApi waits for the "running at" line, logged at info.
+    LOG_LEVEL: 'info',
+    ...env,
+  };
+  const a = await startApi({ ...common, ...envA });
+  const b = await startApi({ ...common, ...envB }).catch(async (err) => {
+    await a.stop('SIGTERM');
+    throw err;
+  });
+  return {
+    a,
+    b,
+    databaseUrl: db.url!,
+    async stop() {
+      await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM')]);
+      await db.drop();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
