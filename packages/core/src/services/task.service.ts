@@ -298,8 +298,7 @@ export class TaskService {
           );
         const rule = changes.recurrenceRule !== undefined ? changes.recurrenceRule : before.recurrenceRule;
         const due = changes.dueDate !== undefined ? changes.dueDate : before.dueDate;
-        if (rule && !due)
-          throw ValidationError.field('recurrence', 'needs a due date to repeat from');
+        if (rule && !due) throw ValidationError.field('recurrence', 'needs a due date to repeat from');
         const occurrence =
           rule && changes.status === 'done' && before.status !== 'done'
             ? await this.completeOccurrence(tasks, before, changes, !opts.ifVersion, owner)
