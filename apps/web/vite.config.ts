@@ -32,7 +32,11 @@ export default defineConfig({
         runtimeCaching: [
           {
             // The last loaded tasks, projects and profile open offline; online, the network wins.
-            urlPattern: ({ url, request }) => url.pathname.startsWith('/api/v1/') && request.method === 'GET',
+            // (Not the live events stream: it never ends, so it can be neither timed out nor cached.)
+            urlPattern: ({ url, request }) =>
+              url.pathname.startsWith('/api/v1/') &&
+              url.pathname !== '/api/v1/events' &&
+              request.method === 'GET',
             handler: 'NetworkFirst',
             options: {
               cacheName: 'taskman-api',

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { NavLink, Outlet, useLocation, useNavigate, useSearchParams } from 'react-router';
 import { TOUCH } from '../lib/device';
+import { useLiveStatus } from '../lib/live';
 import { useProjects, useViewCounts } from '../lib/queries';
 import { useSession } from '../lib/session';
 import { useShortcuts } from '../lib/shortcuts';
@@ -27,6 +28,7 @@ export function AppShell() {
   const [menuOpen, setMenuOpen] = useState(false);
   const counts = useViewCounts();
   const [help, setHelp] = useState(false);
+  const live = useLiveStatus();
 
   // A navigation closes the phone menu.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs on every location change on purpose
@@ -53,6 +55,14 @@ export function AppShell() {
       <nav id="main-menu" className={`sidebar${menuOpen ? ' open' : ''}`} aria-label="Main">
         <div className="brand">
           <img src="/favicon.svg" alt="" width={26} height={26} /> Taskman
+          {live === 'live' && (
+            <span
+              className="live-dot"
+              role="img"
+              aria-label="Live updates on"
+              title="Live: changes made elsewhere show here at once"
+            />
+          )}
           <span className="spacer" />
           <button
             type="button"

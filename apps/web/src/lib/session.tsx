@@ -3,6 +3,7 @@ import type { Session, User } from '@taskman/sdk';
 import { unwrap } from '@taskman/sdk';
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import { api, forgetSession, loadSession, onSessionChange, type StoredSession, saveSession } from './api';
+import { startLive, stopLive } from './live';
 
 interface SessionContext {
   session: StoredSession | undefined;
@@ -20,6 +21,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     if (!session) queryClient.clear();
   }, [session, queryClient]);
+  // Signed in: changes made elsewhere (other tabs, devices, the API) show here as they happen.
+  const signedIn = session?.token;
+  useEffect(() => (signedIn ? startLive(queryClient) : undefined), [signedIn, queryClient]);
 
   const signIn = useCallback(
     (s: Session) => {
@@ -29,6 +33,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     [queryClient],
   );
   const signOut = useCallback(async () => {
+    stopLive();
     await api.POST('/api/v1/auth/logout').catch(() => {});
     // A deliberate sign-out leaves nothing typed behind for the next person (a forced one keeps it).
     for (const key of Object.keys(sessionStorage))
