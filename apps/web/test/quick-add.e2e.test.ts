@@ -348,7 +348,7 @@ describe.skipIf(process.env.TEST_DB !== 'pglite')(
       await repeat.selectOption('daily');
       expect((await answered).status()).toBe(400);
       await panel(page)
-        .getByText(/^needs a due date: the date of the (first|next) occurrence$/)
+        .getByText(/^needs a due date to repeat from$/)
         .waitFor();
       expect(await repeat.getAttribute('aria-invalid')).toBe('true');
       await expect.poll(() => repeat.inputValue()).toBe('none');
