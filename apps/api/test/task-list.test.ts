@@ -233,6 +233,25 @@ describe('task list: filters', () => {
     await list(ann, `q=${encodeURIComponent("milk') or true --")}`);
   });
 
+  it('filters by short_id: the start of the last 12 hex digits of the id, any case, own tasks only', async () => {
+    const short = (name: string) => tk[name].id.slice(-12) as string;
+    expect(await ids(ann, `short_id=${short('milk')}`)).toEqual([tk.milk.id]);
+    expect(await ids(ann, `short_id=${short('taxes').slice(0, 6).toUpperCase()}`)).toEqual([tk.taxes.id]);
+    // One digit: every task whose short id starts with it (what the CLI reports as ambiguous).
+    const digit = short('report')[0]!;
+    const expected = Object.values(tk)
+      .filter((x) => x.id.slice(-12).startsWith(digit))
+      .map((x) => x.id);
+    expect(await idSet(ann, `short_id=${digit}`)).toEqual(sorted(expected));
+    // Bob's short id finds nothing for Ann; archived tasks need include_archived as usual.
+    const bobs = (await list(bob)).data[0]!.id as string;
+    expect((await list(ann, `short_id=${bobs.slice(-12)}`)).meta.total).toBe(0);
+    // The start of the id (its time part) is not a short id.
+    expect((await list(ann, `short_id=${tk.milk.id.slice(0, 8)}`)).data.map((x) => x.id)).not.toContain(
+      tk.milk.id,
+    );
+  });
+
   it('refuses invalid filter values with 400 VALIDATION_ERROR naming the parameter', async () => {
     const cases: [string, string][] = [
       ['status=bogus', 'status'],
@@ -246,6 +265,10 @@ describe('task list: filters', () => {
       ['sort=title', 'sort'],
       ['order=sideways', 'order'],
       ['project_id=not-a-uuid', 'project_id'],
+      ['short_id=xyz', 'short_id'],
+      ['short_id=0123456789abc', 'short_id'],
+      ['short_id=', 'short_id'],
+      ['short_id=%25', 'short_id'],
       [`tag=${'x'.repeat(51)}`, 'tag'],
       ['foo=1', 'foo'],
       [`user_id=${randomUUID()}`, 'user_id'],

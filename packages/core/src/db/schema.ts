@@ -138,6 +138,9 @@ export const tasks = pgTable(
     index('tasks_user_completed_idx').on(t.userId, t.completedAt).where(sql`${t.completedAt} is not null`),
     index('tasks_user_status_priority_idx').on(t.userId, t.status, t.priority),
     index('tasks_project_idx').on(t.projectId),
+    // The command-line client names a task by the start of its short id (the last 12 hex digits of
+    // the id, its random end): `taskman done 3fa9`.
+    index('tasks_user_short_id_idx').on(t.userId, sql`right(${t.id}::text, 12) text_pattern_ops`),
     index('tasks_tags_gin_idx').using('gin', t.tags),
     index('tasks_search_gin_idx').using('gin', t.searchVector),
     check('tasks_title_length', sql`char_length(${t.title}) between 1 and 500`),

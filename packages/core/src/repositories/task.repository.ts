@@ -44,6 +44,8 @@ export interface TaskFilter {
   /** True: due before `now` and not done; false: everything else. */
   overdue?: boolean;
   q?: string;
+  /** The start of the short id: the last 12 hex digits of the id (lower case, 1–12 of them). */
+  shortId?: string;
   /** Archived tasks are hidden ('exclude', the default) unless asked for. */
   archived?: 'exclude' | 'include' | 'only';
 }
@@ -73,6 +75,7 @@ function whereOf(userId: string, f: TaskFilter, now: Date): SQL {
   const conds: (SQL | undefined)[] = [eq(tasks.userId, userId)];
   if (f.archived === 'only') conds.push(isNotNull(tasks.archivedAt));
   else if (f.archived !== 'include') conds.push(isNull(tasks.archivedAt));
+  if (f.shortId !== undefined) conds.push(sql`right(${tasks.id}::text, 12) like ${`${f.shortId}%`}`);
   if (f.status?.length) conds.push(sql`${tasks.status} in ${f.status}`);
   if (f.priority?.length) conds.push(sql`${tasks.priority} in ${f.priority}`);
   if (f.tags?.length) conds.push(sql`${tasks.tags} && ${sql.param(f.tags)}::text[]`);

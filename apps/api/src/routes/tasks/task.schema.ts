@@ -212,6 +212,13 @@ export const TaskListQuery = Type.Object(
         description: 'Full-text search over title and description (prefixes match)',
       }),
     ),
+    short_id: Type.Optional(
+      Type.String({
+        pattern: '^[0-9a-fA-F]{1,12}$',
+        description:
+          'Tasks whose short id starts with this: the short id is the last 12 hex digits of the id (its random end), what the taskman command shows',
+      }),
+    ),
     include_archived: Type.Optional(Type.Boolean({ description: 'Also list archived tasks' })),
     archived: Type.Optional(
       Type.Boolean({ description: 'true: only archived tasks; false: only live ones (default)' }),
@@ -250,6 +257,7 @@ export function toTaskListQuery(q: Partial<Static<typeof TaskListQuery>>): CoreT
       overdue: q.overdue,
       // An empty search box is no search.
       q: q.q?.trim() ? q.q : undefined,
+      shortId: q.short_id?.toLowerCase(),
       archived:
         q.archived === true ? 'only' : q.include_archived && q.archived !== false ? 'include' : 'exclude',
     },

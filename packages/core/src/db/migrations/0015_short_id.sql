@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_user_short_id_idx" ON "tasks" USING btree ("user_id",right("id"::text, 12) text_pattern_ops);
