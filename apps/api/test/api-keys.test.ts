@@ -173,6 +173,21 @@ describe('API key lifecycle', () => {
     expect((await k3.get(`${API}/webhooks`)).status).toBe(200);
   });
 
+  it('POST /auth/logout with a key revokes that key only (any scope may), at once', async () => {
+    const ann = await signUp(base.app);
+    const leaving = await createKey(ann, ['reports:read']);
+    const staying = await createKey(ann, ['tasks:read']);
+    expect((await leaving.get(`${API}/users/me`)).status).toBe(200);
+    expect((await leaving.post(`${API}/auth/logout`)).status).toBe(204);
+    expectRefusedKey(await leaving.get(`${API}/users/me`));
+    expectRefusedKey(await leaving.post(`${API}/auth/logout`));
+    expect((await staying.get(`${API}/tasks`)).status).toBe(200);
+    expect((await ann.get(`${API}/users/me`)).status).toBe(200);
+    const [row] = await query(base, sql`select revoked_at from api_keys where id = ${leaving.id}`);
+    expect(row.revoked_at).not.toBeNull();
+    expect((await listKeys(ann)).data.map((k) => k.id)).toEqual([staying.id]);
+  });
+
   it("another user can neither see, revoke nor use someone's keys, and a key sees only its owner's data", async () => {
     const ann = await signUp(base.app, { name: 'Ann' });
     const bob = await signUp(base.app, { name: 'Bob' });
@@ -398,15 +413,6 @@ const ROUTES: RouteCase[] = [
     state: async (f) => [
       await statusOf(f.owner.get(`${API}/users/me`)),
       (await query(base, sql`select count(*)::int as n from users where id = ${f.owner.user.id}`))[0].n,
-    ],
-  },
-  {
-    route: 'POST /auth/logout',
-    needs: 'session',
-    call: (f) => f.key.post(`${API}/auth/logout`),
-    state: async (f) => [
-      await statusOf(f.key.get(`${API}/users/me`)),
-      await statusOf(f.owner.get(`${API}/users/me`)),
     ],
   },
   { route: 'GET /users (admin)', needs: 'session', call: (f) => f.key.get(`${API}/users`) },

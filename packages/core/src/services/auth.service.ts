@@ -101,7 +101,9 @@ export class AuthService {
   }
 
   /** Revokes this token for good: the revocation is stored in the database and outlives restarts. */
+  /** Revokes the credential of the request: a session's token, or the API key itself. */
   async logout(principal: Principal): Promise<void> {
+    if (principal.apiKeyId) return this.apiKeys.revoke(principal.userId, principal.apiKeyId);
     await this.users.revokeToken(principal.tokenId, principal.userId, principal.tokenExpiresAt);
     const remaining = Math.ceil((principal.tokenExpiresAt.getTime() - Date.now()) / 1000);
     await this.sessions.revoke(principal.userId, principal.tokenId, remaining);

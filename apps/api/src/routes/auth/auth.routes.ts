@@ -58,9 +58,13 @@ const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
     '/auth/logout',
     {
       onRequest: app.authenticate,
+      // Any API key may revoke itself (the command-line client's logout does).
+      config: { scope: 'any' },
       schema: {
         tags: ['auth'],
         summary: 'Revoke the token used for this request, for good',
+        description:
+          'A session token is revoked on every API process at once; an API key used here is revoked (as DELETE /api-keys/{id} would).',
         security: bearer,
         response: { 204: Type.Null(), 401: errors[401] },
       },
