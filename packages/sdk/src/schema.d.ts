@@ -503,7 +503,9 @@ export interface paths {
         put?: never;
         /**
          * Revoke the token used for this request, for good
-         * @description Signed-in sessions only: API keys get 403.
+         * @description A session token is revoked on every API process at once; an API key used here is revoked (as DELETE /api-keys/{id} would).
+         *
+         *     Any API key may call this.
          */
         post: {
             parameters: {
@@ -1766,6 +1768,8 @@ export interface paths {
                     priority?: ("low" | "medium" | "high" | "urgent")[];
                     /** @description Full-text search over title and description (prefixes match) */
                     q?: string;
+                    /** @description Tasks whose short id starts with this: the short id is the last 12 hex digits of the id (its random end), what the taskman command shows */
+                    short_id?: string;
                     sort?: "created_at" | "updated_at" | "due_date" | "priority";
                     /** @description Comma-separated or repeated: status=todo,in_progress */
                     status?: ("todo" | "in_progress" | "done")[];
@@ -2046,6 +2050,8 @@ export interface paths {
                     project_id?: string | "none";
                     /** @description Full-text search over title and description (prefixes match) */
                     q?: string;
+                    /** @description Tasks whose short id starts with this: the short id is the last 12 hex digits of the id (its random end), what the taskman command shows */
+                    short_id?: string;
                     sort?: "created_at" | "updated_at" | "due_date" | "priority";
                     /** @description Comma-separated or repeated: status=todo,in_progress */
                     status?: ("todo" | "in_progress" | "done")[];

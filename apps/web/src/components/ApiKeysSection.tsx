@@ -1,8 +1,8 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { expectOk, unwrap } from '@taskman/sdk';
+import { fromInputs, toInputs } from '@taskman/sdk/dates';
 import { type FormEvent, useRef, useState } from 'react';
 import { api, messageOf } from '../lib/api';
-import { fromInputs, toInputs } from '../lib/dates';
 import {
   type ApiKey,
   fieldProblem,

@@ -1,5 +1,5 @@
+import { dayKey, fromInputs, toInputs } from '@taskman/sdk/dates';
 import { useEffect, useState } from 'react';
-import { dayKey, fromInputs, toInputs } from '../lib/dates';
 
 /**
  * A date and a time in the user's zone, saved when the pair loses focus or on Enter (typing a year

@@ -1,7 +1,7 @@
 import { unwrap } from '@taskman/sdk';
+import { dayRange, formatDateTime } from '@taskman/sdk/dates';
 import { type Ref, useEffect, useId, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { api, messageOf } from '../lib/api';
-import { dayRange, formatDateTime } from '../lib/dates';
 import { TOUCH } from '../lib/device';
 import { type CreateBody, useCreateTask, useProjects } from '../lib/queries';
 import { loadParser, type QuickAddResult, safeParse, useParser } from '../lib/quickAdd';

@@ -1,7 +1,7 @@
 import type { Task } from '@taskman/sdk';
+import { formatDateTime, formatDue } from '@taskman/sdk/dates';
 import { useEffect, useId, useRef, useState } from 'react';
 import { fieldError, messageOf } from '../lib/api';
-import { formatDateTime, formatDue } from '../lib/dates';
 import {
   type Recurrence,
   type TaskBody,

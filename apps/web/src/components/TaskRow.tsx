@@ -1,5 +1,5 @@
 import type { Project, Task } from '@taskman/sdk';
-import { dueState, formatDue } from '../lib/dates';
+import { dueState, formatDue } from '@taskman/sdk/dates';
 
 const PRIORITY_LABEL = { urgent: 'Urgent', high: 'High', medium: 'Medium', low: 'Low' } as const;
 

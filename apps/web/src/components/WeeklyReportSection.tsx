@@ -1,9 +1,9 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { unwrap } from '@taskman/sdk';
+import { dayKey, toInputs } from '@taskman/sdk/dates';
 import { useRef, useState } from 'react';
 import { Link } from 'react-router';
 import { api, messageOf } from '../lib/api';
-import { dayKey, toInputs } from '../lib/dates';
 import { addDays, formatDate } from '../lib/reports';
 import type { User } from '../lib/session';
 import { toast } from '../lib/toast';

@@ -3,27 +3,14 @@
 
 import { type QueryClient, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { expectOk, type Project, type Task, TaskmanError, unwrap, unwrapBody } from '@taskman/sdk';
+import { dayRange, formatDue } from '@taskman/sdk/dates';
+import type { TaskQuery } from '@taskman/sdk/views';
 import { useCallback, useSyncExternalStore } from 'react';
 import { api, messageOf } from './api';
-import { dayRange, formatDue } from './dates';
 import { useTimeZone } from './session';
 import { toast } from './toast';
 
-export type TaskQuery = {
-  status?: ('todo' | 'in_progress' | 'done')[];
-  priority?: ('low' | 'medium' | 'high' | 'urgent')[];
-  tag?: string[];
-  project_id?: string;
-  due_before?: string;
-  due_after?: string;
-  overdue?: boolean;
-  q?: string;
-  archived?: boolean;
-  sort?: 'created_at' | 'updated_at' | 'due_date' | 'priority';
-  order?: 'asc' | 'desc';
-  page?: number;
-  limit?: number;
-};
+export type { TaskQuery } from '@taskman/sdk/views';
 
 export type TaskPage = {
   data: Task[];

@@ -1,7 +1,7 @@
+import { dayKey, fromInputs } from '@taskman/sdk/dates';
 import { useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { TaskPanel } from '../components/TaskPanel';
-import { dayKey, fromInputs } from '../lib/dates';
 import { useTasks } from '../lib/queries';
 import { useTimeZone } from '../lib/session';
 

@@ -1,9 +1,9 @@
 import { TaskmanError } from '@taskman/sdk';
+import { dayKey } from '@taskman/sdk/dates';
 import { type ReactNode, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { DayChart } from '../components/DayChart';
 import { messageOf } from '../lib/api';
-import { dayKey } from '../lib/dates';
 import { fieldProblem } from '../lib/integrations';
 import { useProjects } from '../lib/queries';
 import {

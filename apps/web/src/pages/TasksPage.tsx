@@ -1,11 +1,12 @@
 import type { Task } from '@taskman/sdk';
+import { formatDay, fromInputs } from '@taskman/sdk/dates';
+import { viewQuery } from '@taskman/sdk/views';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useParams, useSearchParams } from 'react-router';
 import { QuickAdd } from '../components/QuickAdd';
 import { TaskPanel } from '../components/TaskPanel';
 import { TaskRow } from '../components/TaskRow';
 import { messageOf } from '../lib/api';
-import { dayRange, formatDay, fromInputs } from '../lib/dates';
 import {
   isCompleting,
   type TaskQuery,
@@ -44,27 +45,9 @@ const DATED_VIEWS: View[] = ['today', 'upcoming', 'overdue'];
 const nextDay = (day: string) =>
   new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 
-/** The fixed part of a view's query: today, the next 7 days, overdue, archived or a project. */
-function viewQuery(view: View, tz: string, projectId: string | undefined): TaskQuery {
-  const now = new Date();
-  switch (view) {
-    case 'today': {
-      const { to } = dayRange(now, tz);
-      return { due_before: to, status: ['todo', 'in_progress'], sort: 'due_date', order: 'asc' };
-    }
-    case 'upcoming': {
-      const { from, to } = dayRange(now, tz, 8);
-      return { due_after: from, due_before: to, sort: 'due_date', order: 'asc' };
-    }
-    case 'overdue':
-      return { overdue: true, sort: 'due_date', order: 'asc' };
-    case 'archived':
-      return { archived: true, sort: 'updated_at', order: 'desc' };
-    case 'project':
-      return { project_id: projectId };
-    default:
-      return {};
-  }
+/** A view's fixed query (shared with the CLI), or a project's. */
+function queryOf(view: View, tz: string, projectId: string | undefined): TaskQuery {
+  return view === 'project' ? { project_id: projectId } : viewQuery(view, tz);
 }
 
 export function TasksPage({ view }: { view: View }) {
@@ -91,7 +74,7 @@ export function TasksPage({ view }: { view: View }) {
     ...(params.get('sort') ? { sort: params.get('sort') as TaskQuery['sort'] } : {}),
     ...(params.get('order') ? { order: params.get('order') as TaskQuery['order'] } : {}),
   };
-  const query: TaskQuery = { ...viewQuery(view, tz, projectId), ...filters, page, limit: 50 };
+  const query: TaskQuery = { ...queryOf(view, tz, projectId), ...filters, page, limit: 50 };
   const tasks = useTasks(query);
   const update = useUpdateTask();
   const remove = useDeleteTask();
