@@ -7,6 +7,7 @@ import { registerIntegrationCommands } from './commands/integrations';
 import { registerProjectCommands } from './commands/projects';
 import { registerReportCommand } from './commands/report';
 import { registerTaskCommands } from './commands/tasks';
+import { examples } from './commands/util';
 import { EXIT, toCliError } from './errors';
 
 const program = new Command('taskman')
@@ -42,6 +43,48 @@ registerProjectCommands(program);
 registerReportCommand(program);
 registerIntegrationCommands(program);
 registerCompletion(program);
+
+// Examples for the commands that do not give their own (every command's --help has some).
+const MORE_EXAMPLES: Record<string, string[]> = {
+  logout: ['taskman logout'],
+  whoami: ['taskman whoami', 'taskman whoami --json'],
+  config: ['taskman config set api-url https://tasks.example.com', 'taskman config get api-url'],
+  'config get': ['taskman config get api-url'],
+  'config path': ['taskman config path'],
+  'project list': ['taskman project list', 'taskman project list --json'],
+  'project add': ['taskman project add Garden', 'taskman project add "Home office" -d "Desk, chair, lamp"'],
+  'project show': ['taskman project show garden', 'taskman project show gar --json'],
+  'project edit': [
+    'taskman project edit Garden --name Backyard',
+    'taskman project edit garden --no-description',
+  ],
+  'project rm': ['taskman project rm Garden', 'taskman project rm garden --yes'],
+  'api-key': ['taskman api-key list', 'taskman api-key create Backup --scope tasks:read'],
+  'api-key list': ['taskman api-key list'],
+  'api-key revoke': ['taskman api-key revoke 3fa9c21'],
+  webhook: ['taskman webhook list', 'taskman webhook deliveries 3fa9 --failed'],
+  'webhook list': ['taskman webhook list', 'taskman webhook list --json'],
+  'webhook deliveries': [
+    'taskman webhook deliveries 3fa9',
+    'taskman webhook deliveries https://example.com/hook --failed',
+  ],
+  'webhook add': [
+    'taskman webhook add https://example.com/hook',
+    'taskman webhook add https://example.com/hook -e task.created -e task.completed',
+  ],
+  'webhook ping': ['taskman webhook ping 3fa9'],
+  'webhook rm': ['taskman webhook rm 3fa9 --yes'],
+  calendar: ['taskman calendar feed', 'taskman calendar feed --new'],
+  'calendar feed': ['taskman calendar feed', 'taskman calendar feed --new', 'taskman calendar feed --revoke'],
+};
+const pathOf = (cmd: Command): string =>
+  cmd.parent && cmd.parent !== program ? `${pathOf(cmd.parent)} ${cmd.name()}` : cmd.name();
+const addExamples = (cmd: Command) => {
+  const lines = MORE_EXAMPLES[pathOf(cmd)];
+  if (lines) cmd.addHelpText('after', examples(lines));
+  for (const sub of cmd.commands) addExamples(sub);
+};
+for (const cmd of program.commands) addExamples(cmd);
 
 // Every command: usage errors exit 2 (commander says what is wrong and suggests the right spelling).
 const exitOverride = (cmd: Command) => {

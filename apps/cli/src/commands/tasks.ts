@@ -246,9 +246,14 @@ export function registerTaskCommands(program: Command): void {
         const limit = Number(o.limit);
         if (!Number.isInteger(limit) || limit < 1)
           throw new CliError('--limit takes a whole number from 1', EXIT.usage);
-        const tz = await ctx.timeZone();
+        // The time zone and the projects are asked for at once, alongside the tasks (one round trip
+        // in all, unless the query itself needs the time zone); a failure surfaces where awaited.
+        const tzLater = ctx.timeZone();
+        const projectsLater = ctx.projects();
+        for (const p of [tzLater, projectsLater]) p.catch(() => undefined);
+        const tzf = () => tzLater;
         const query: TaskQuery = view
-          ? viewQuery(view, tz)
+          ? viewQuery(view, await tzLater)
           : { status: ['todo', 'in_progress'], sort: 'due_date' };
         const statuses = splitList(o.status as string | undefined);
         if (statuses) query.status = checkAll(statuses, STATUSES, '--status');
@@ -259,7 +264,6 @@ export function registerTaskCommands(program: Command): void {
         if (typeof o.project === 'string')
           query.project_id = o.project.toLowerCase() === 'none' ? 'none' : (await ctx.project(o.project)).id;
         if (typeof o.search === 'string') query.q = o.search;
-        const tzf = async () => tz;
         if (typeof o.dueBefore === 'string')
           query.due_before = await readDate(o.dueBefore, '--due-before', tzf, ctx.api);
         if (typeof o.dueAfter === 'string')
@@ -274,11 +278,9 @@ export function registerTaskCommands(program: Command): void {
         if (o.asc && o.desc) throw new CliError('--asc or --desc, not both', EXIT.usage);
         if (o.asc) query.order = 'asc';
         if (o.desc) query.order = 'desc';
-        const [{ tasks, total }, projects] = await ctx.call(
-          'Loading tasks…',
-          Promise.all([listTasks(ctx, query, limit), ctx.projects()]),
-        );
+        const { tasks, total } = await ctx.call('Loading tasks…', listTasks(ctx, query, limit));
         if (ctx.out.json) return printJson(tasks);
+        const [tz, projects] = await Promise.all([tzLater, projectsLater]);
         if (tasks.length === 0) {
           note(
             ctx.out,
