@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import authPlugin from './plugins/auth';
 import errorsPlugin, { sendError } from './plugins/errors';
 import idempotencyPlugin from './plugins/idempotency';
+import metricsPlugin from './plugins/metrics';
 import openapiPlugin from './plugins/openapi';
 import { registerQueueBoard } from './plugins/queue-board';
 import requestLog, { requestIdFrom } from './plugins/request-log';
@@ -131,6 +132,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   });
 
   await app.register(errorsPlugin);
+  await app.register(metricsPlugin, { core });
   await app.register(requestLog);
   await app.register(securityPlugin, { core });
   await app.register(authPlugin, { services, adminIpAllowlist: config.adminIpAllowlist });

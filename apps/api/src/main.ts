@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     // then the pools close.
     await app.close();
     await worker?.stop();
+    await core.sampler.stop();
     await core.close();
     app.log.info({}, 'stopped');
   }, app.log);
@@ -37,6 +38,8 @@ async function main(): Promise<void> {
   });
 
   await app.listen({ port: config.port, host: config.host });
+  // This process's figures for the operations dashboard, every METRICS_SAMPLE_MS.
+  core.sampler.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `${https ? 'https' : 'http'}://localhost:${port}`;

@@ -397,7 +397,9 @@ describe('contract: internal errors and a database that is down', () => {
   it('readiness is 503 with Retry-After; liveness stays 200', async () => {
     const ready = await ann.get('/health/ready');
     expect(ready.status).toBe(503);
-    expect(ready.body).toEqual({ status: 'unavailable', checks: { database: 'down' } });
+    const down = { status: 'down', latency_ms: expect.any(Number) };
+    // The job queue lives in the database here: it is down with it.
+    expect(ready.body).toEqual({ status: 'unavailable', checks: { database: down, queue: down } });
     expect(Number(ready.headers['retry-after'])).toBeGreaterThan(0);
     expectNoLeak(ready.raw);
     const live = await ann.get('/health/live');
@@ -424,10 +426,11 @@ describe('contract: health', () => {
     expect(res.body).toEqual({ status: 'ok' });
   });
 
-  it('GET /health/ready is 200 with the database check ok', async () => {
+  it('GET /health/ready is 200 with the database and queue checks ok, each with its latency', async () => {
     const res = await new Client(t.app).get('/health/ready');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok', checks: { database: 'ok' } });
+    const ok = { status: 'ok', latency_ms: expect.any(Number) };
+    expect(res.body).toEqual({ status: 'ok', checks: { database: ok, queue: ok } });
     expect(res.headers['retry-after']).toBeUndefined();
   });
 });

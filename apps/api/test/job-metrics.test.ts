@@ -56,7 +56,7 @@ describe('job metrics', () => {
     await t.core.queue.enqueue([{ name: 'cleanup_tasks', payload: {}, key: 'now' }]);
     await until('a completed cleanup', async () =>
       (await sample(t, 'taskman_job_duration_seconds_count', {
-        job: 'cleanup_tasks',
+        job_name: 'cleanup_tasks',
         outcome: 'completed',
       })) === 1
         ? true

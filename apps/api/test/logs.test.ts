@@ -37,7 +37,7 @@ describe('request log', () => {
     expect(lines.join('\n')).not.toContain(created.body.data.id);
   });
 
-  it('never contains passwords, tokens or the Authorization header', async () => {
+  it('never contains passwords, tokens, API keys, webhook secrets, feed tokens or the Authorization header', async () => {
     const password = 'very-secret-password-42';
     const bob = await signUp(t.app, { password });
     const login = await new Client(t.app).post('/api/v1/auth/login', { email: bob.user.email, password });
@@ -49,6 +49,28 @@ describe('request log', () => {
       current_password: password,
       new_password: 'another-secret-77',
     });
+    // An API key (created, used, refused when revoked), a webhook's signing secret (created,
+    // rotated), a calendar feed URL (created, fetched).
+    const session = new Client(
+      t.app,
+      (
+        await new Client(t.app).post('/api/v1/auth/login', {
+          email: bob.user.email,
+          password: 'another-secret-77',
+        })
+      ).body.data.token,
+    );
+    const key = (await session.post('/api/v1/api-keys', { name: 'logged?', scopes: ['tasks:read'] })).body
+      .data;
+    await new Client(t.app, key.key).get('/api/v1/tasks');
+    await session.delete(`/api/v1/api-keys/${key.id}`);
+    await new Client(t.app, key.key).get('/api/v1/tasks');
+    const hook = (
+      await session.post('/api/v1/webhooks', { url: 'https://hooks.example.com/x', events: ['task.created'] })
+    ).body.data;
+    const rotated = (await session.post(`/api/v1/webhooks/${hook.id}/rotate-secret`)).body.data;
+    const feed = (await session.post('/api/v1/calendar/feed')).body.data.url as string;
+    expect((await new Client(t.app).get(new URL(feed).pathname)).status).toBe(200);
     const log = lines.join('\n');
     for (const secret of [
       password,
@@ -56,7 +78,16 @@ describe('request log', () => {
       'another-secret-77',
       bob.token!,
       login.body.data.token,
+      session.token!,
+      key.key,
+      hook.secret,
+      rotated.secret,
+      new URL(feed).pathname
+        .split('/')
+        .pop()!
+        .replace(/\.ics$/, ''),
     ]) {
+      expect(secret, 'a secret to look for').toBeTruthy();
       expect(log).not.toContain(secret);
     }
     expect(log.toLowerCase()).not.toContain('bearer');

@@ -1,6 +1,6 @@
 // The Taskman job worker: publishes the outbox to the queue, runs jobs, keeps the schedules.
 // Run as many as you like (`npm run start:worker`); they share the work through the queue.
-import { createCore, loadConfigOrExit, loggerOptions, onShutdown, startJobWorker } from '@taskman/core';
+import { createCore, loadConfigOrExit, loggerOptions, onShutdown, serveMetrics, startJobWorker } from '@taskman/core';
 import pino from 'pino';
 
 async function main(): Promise<void> {
@@ -20,13 +20,18 @@ async function main(): Promise<void> {
       `APP_URL is not set: links in emails will point to ${config.appUrl}`,
     );
   // The API processes migrate; a worker started first waits for nothing and migrates too (under a lock).
-  const core = await createCore(config, { log: logger });
+  const core = await createCore(config, { log: logger, processKind: 'worker' });
   const worker = startJobWorker(core);
+  core.sampler.start();
+  // Prometheus scrapes a worker on METRICS_PORT (an API process serves /metrics on its own port).
+  const metricsServer = config.metricsPort ? await serveMetrics(core, config.metricsPort, logger) : undefined;
 
   onShutdown(
     async (signal) => {
       logger.info({ signal }, 'stopping: finishing the jobs in hand');
       await worker.stop();
+      await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
+      await core.sampler.stop();
       await core.close();
       logger.info({}, 'stopped');
     },

@@ -68,6 +68,12 @@ export interface Config {
   bcryptCost: number;
   bodyLimitBytes: number;
   trustProxy: boolean;
+  /** Bearer token /metrics asks for; unset: open (keep it on a private network or behind the proxy). */
+  metricsToken: string | undefined;
+  /** The worker's /metrics port (0: none); API processes serve /metrics on their own port. */
+  metricsPort: number;
+  /** How often each process records its figures for the operations dashboard. */
+  metricsSampleMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -270,6 +276,9 @@ export function loadConfig(env: Env = process.env): Config {
     bcryptCost,
     bodyLimitBytes: int(env, 'BODY_LIMIT', 1_048_576, 1024, 100 * 1_048_576),
     trustProxy: bool(env, 'TRUST_PROXY', false),
+    metricsToken: str(env, 'METRICS_TOKEN'),
+    metricsPort: int(env, 'METRICS_PORT', 0, 0, 65535),
+    metricsSampleMs: int(env, 'METRICS_SAMPLE_MS', 10_000, 100, 300_000),
   };
 }
 

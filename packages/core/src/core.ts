@@ -26,7 +26,15 @@ import { type Log, silentLog } from './lib/log';
 import { PasswordHasher } from './lib/password';
 import { loadOrCreateSecret } from './lib/secret';
 import { createMailer, type Mailer } from './mail/mailer';
-import { addJobGauges, createMetrics, type Metrics } from './metrics/metrics';
+import {
+  addBusinessGauges,
+  addDatabaseGauges,
+  addHostGauges,
+  addJobGauges,
+  createMetrics,
+  type Metrics,
+} from './metrics/metrics';
+import { ProcessSampler } from './metrics/sampler';
 import { ApiKeyRepository } from './repositories/api-key.repository';
 import { CalendarRepository } from './repositories/calendar.repository';
 import { CalendarConnectionRepository } from './repositories/calendar-connection.repository';
@@ -37,6 +45,7 @@ import { ProjectRepository } from './repositories/project.repository';
 import { ReminderRepository } from './repositories/reminder.repository';
 import { ReportRepository } from './repositories/report.repository';
 import { SyncRepository } from './repositories/sync.repository';
+import { SystemRepository } from './repositories/system.repository';
 import { TaskRepository } from './repositories/task.repository';
 import { UserRepository } from './repositories/user.repository';
 import { WebhookRepository } from './repositories/webhook.repository';
@@ -45,6 +54,7 @@ import { ApiKeyService } from './services/api-key.service';
 import { AuthService } from './services/auth.service';
 import { CalendarService } from './services/calendar.service';
 import { CalendarConnectionService } from './services/calendar-connection.service';
+import { DashboardService } from './services/dashboard.service';
 import { HealthService } from './services/health.service';
 import { IdempotencyService } from './services/idempotency.service';
 import { LiveEventService } from './services/live.service';
@@ -71,6 +81,7 @@ export interface Services {
   sync: SyncService;
   idempotency: IdempotencyService;
   live: LiveEventService;
+  dashboard: DashboardService;
 }
 
 export interface Core {
@@ -92,6 +103,10 @@ export interface Core {
   /** The shared Redis client in cluster mode (rate limiter, cache); undefined in embedded mode. */
   redis: Redis | undefined;
   cacheStore: CacheStore;
+  /** Fleet figures (the dashboard, business metrics). */
+  system: SystemRepository;
+  /** Writes this process's figures for the dashboard; started by the entry points (main.ts). */
+  sampler: ProcessSampler;
   close(): Promise<void>;
 }
 
@@ -102,6 +117,8 @@ export interface CreateCoreOptions {
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
   log?: Log;
+  /** Which kind of process this is, for metrics and the dashboard (default api). */
+  processKind?: 'api' | 'worker';
 }
 
 const DAY_MS = 86_400_000;
@@ -142,7 +159,14 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? silentLog;
   const transaction = transactionRunner(database.db);
-  const metrics = createMetrics();
+  const processKind = opts.processKind ?? 'api';
+  const metrics = createMetrics({ process: processKind });
+  database.observeQueries((seconds) => metrics.dbQueryDuration.observe(seconds));
+  addDatabaseGauges(metrics, database);
+  const system = new SystemRepository(database.db, database.kind);
+  addBusinessGauges(metrics, { figures: () => system.businessFigures(clock.now()) });
+  addHostGauges(metrics, { replicaLagSeconds: () => system.replicaLagSeconds(), dataDir: config.dataDir });
+  const sampler = new ProcessSampler(metrics, system, clock, log, processKind, config.metricsSampleMs);
 
   const redis = config.redisUrl ? await openRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
   if (redis && redis.status !== 'ready')
@@ -283,6 +307,10 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
   };
   assertHandlers(jobs);
   addJobGauges(metrics, { counts: () => queue.counts(), outboxPending: () => relay.pending() });
+  const health = new HealthService(database, log, {
+    ...(redis ? { redis: () => redis.ping() } : {}),
+    queue: () => queue.counts(),
+  });
 
   return {
     config,
@@ -303,12 +331,14 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     log,
     redis,
     cacheStore,
+    system,
+    sampler,
     services: {
       auth,
       users,
       projects,
       tasks,
-      health: new HealthService(database, cacheStore, log),
+      health,
       apiKeys,
       webhooks: new WebhookService(
         webhookRepo,
@@ -323,6 +353,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       sync,
       idempotency,
       live: new LiveEventService(outbox, events),
+      dashboard: new DashboardService(system, health, database, queue, relay, clock, config, sampler),
       calendar: new CalendarService(new CalendarRepository(database.db), projectRepo, clock, config.appUrl),
     },
     async close() {

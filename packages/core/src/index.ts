@@ -14,10 +14,13 @@ export type { Clock } from './lib/clock';
 export { ipAllowlist } from './lib/ip-allowlist';
 export { type Log, loggerOptions, REDACT } from './lib/log';
 export { PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES } from './lib/password';
+export { currentRequestId, requestContext } from './lib/request-context';
 export { onShutdown } from './lib/shutdown';
 export { isForbiddenAddress } from './lib/ssrf';
 export type { Mailer, MailMessage, MemoryMailer } from './mail/mailer';
-export type { Metrics } from './metrics/metrics';
+export { LATENCY_BUCKETS, type Metrics, TASKMAN_VERSION } from './metrics/metrics';
+export { serveMetrics } from './metrics/metrics-server';
+export type { ProcessSampler } from './metrics/sampler';
 export * from './quick-add/quick-add';
 export {
   describeRecurrence,
@@ -33,6 +36,14 @@ export { TASK_SORTS, type TaskFilter, type TaskSort } from './repositories/task.
 export { WebhookRepository } from './repositories/webhook.repository';
 export { API_KEY_PREFIX, hasScope, MAX_API_KEYS } from './services/api-key.service';
 export type { Principal, RegisterInput, Session } from './services/auth.service';
+export {
+  ALERT_THRESHOLDS,
+  type Alert,
+  DASHBOARD_WINDOW_MS,
+  type Dashboard,
+  quantileMs,
+} from './services/dashboard.service';
+export type { Check, Readiness } from './services/health.service';
 export { RESYNC } from './services/live.service';
 export type { ProjectInput, ProjectListQuery } from './services/project.service';
 export { MAX_REPORT_DAYS, type ProductivityReport, productivityCsv } from './services/report.service';

@@ -40,6 +40,7 @@ export function sendError(
   const error = { code, message, ...(details?.length ? { details } : {}), ...extra };
   // Set here too: an error thrown before the request-log hook ran must still carry the id.
   reply.header('x-request-id', request.id);
+  request.errorCode = code;
   return reply.status(STATUS[code]).send({ success: false, error, request_id: request.id });
 }
 

@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { JobsOverview } from '../routes/admin/admin.schema';
+import { DashboardSchema } from '../routes/admin/dashboard.schema';
 import { ApiKey, CreatedApiKey } from '../routes/api-keys/api-key.schema';
 import { Session } from '../routes/auth/auth.schema';
 import { CalendarConnection } from '../routes/calendar/calendar.routes';
@@ -36,6 +37,7 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
     Project,
     Task,
     JobsOverview,
+    DashboardSchema,
     ApiKey,
     CreatedApiKey,
     Webhook,

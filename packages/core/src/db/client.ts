@@ -26,6 +26,8 @@ export interface Database {
   migrate(): Promise<void>;
   /** Pool figures for health and metrics; PGlite has a single connection. */
   poolStats(): { total: number; idle: number; waiting: number; max: number };
+  /** Calls `observe` with the duration (seconds) of every query from now on (metrics). */
+  observeQueries(observe: (seconds: number) => void): void;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,32 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolMax ?? 10) : openPglite(opts.dataDir);
 }
 
+type QueryObserver = { current?: (seconds: number) => void };
+
+/**
+ * Times every call of `target.query` (promise or callback style, as pg's pool uses internally) and
+ * reports it to the observer; the query itself is untouched.
+ */
+function timeQueries(target: { query: (...args: never[]) => unknown }, observer: QueryObserver): void {
+  const original = target.query.bind(target) as (...args: unknown[]) => unknown;
+  (target as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const start = performance.now();
+    const done = () => observer.current?.((performance.now() - start) / 1000);
+    const last = args.at(-1);
+    if (typeof last === 'function') {
+      args[args.length - 1] = (...cb: unknown[]) => {
+        done();
+        return (last as (...a: unknown[]) => unknown)(...cb);
+      };
+      return original(...args);
+    }
+    const result = original(...args);
+    if (result && typeof (result as Promise<unknown>).then === 'function')
+      (result as Promise<unknown>).then(done, done);
+    return result;
+  };
+}
+
 function redactUrl(url: string): string {
   const u = new URL(url);
   if (u.password) u.password = '***';
@@ -60,6 +88,8 @@ function openPostgres(url: string, max: number): Database {
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  const observer: QueryObserver = {};
+  pool.on('connect', (client) => timeQueries(client, observer));
   const db = drizzlePg(pool, { schema }) as unknown as Db;
   return {
     kind: 'postgres',
@@ -80,6 +110,9 @@ function openPostgres(url: string, max: number): Database {
       }
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
+    observeQueries(observe) {
+      observer.current = observe;
+    },
     close: () => pool.end(),
   };
 }
@@ -143,6 +176,17 @@ function lockDataDir(dataDir: string): () => void {
 
 /** Wraps an open PGlite client (e.g. one loaded from a dump in tests) as a Database. */
 export function databaseFromPglite(client: PGlite, location: string): Database {
+  const observer: QueryObserver = {};
+  timeQueries(client, observer);
+  // Queries inside a transaction go through the transaction object: time those too.
+  const transaction = client.transaction.bind(client);
+  client.transaction = ((
+    run: (tx: Parameters<Parameters<PGlite['transaction']>[0]>[0]) => Promise<unknown>,
+  ) =>
+    transaction((tx) => {
+      timeQueries(tx, observer);
+      return run(tx);
+    })) as PGlite['transaction'];
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {
     kind: 'pglite',
@@ -155,6 +199,9 @@ export function databaseFromPglite(client: PGlite, location: string): Database {
       await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
     },
     poolStats: () => ({ total: 1, idle: 1, waiting: 0, max: 1 }),
+    observeQueries(observe) {
+      observer.current = observe;
+    },
     close: () => client.close(),
   };
 }

@@ -61,9 +61,12 @@ export const users = pgTable(
     weeklyReportDay: smallint('weekly_report_day'),
     /** The hour (0–23, the user's zone) the weekly report is sent. */
     weeklyReportHour: smallint('weekly_report_hour').notNull().default(8),
+    /** The last authenticated request (kept to the nearest few minutes): active users on the dashboard. */
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
     ...timestamps,
   },
   (t) => [
+    index('users_last_seen_idx').on(t.lastSeenAt).where(sql`${t.lastSeenAt} is not null`),
     check('users_weekly_report_day_range', sql`${t.weeklyReportDay} between 1 and 7`),
     check('users_weekly_report_hour_range', sql`${t.weeklyReportHour} between 0 and 23`),
     index('users_weekly_report_idx').on(t.weeklyReportDay).where(sql`${t.weeklyReportDay} is not null`),
@@ -140,6 +143,9 @@ export const tasks = pgTable(
     index('tasks_project_idx').on(t.projectId),
     // The command-line client names a task by the start of its short id (the last 12 hex digits of
     // the id, its random end): `taskman done 3fa9`.
+    // The operations dashboard and metrics: tasks created and completed today, across all users.
+    index('tasks_created_idx').on(t.createdAt),
+    index('tasks_completed_idx').on(t.completedAt).where(sql`${t.completedAt} is not null`),
     index('tasks_user_short_id_idx').on(t.userId, sql`right(${t.id}::text, 12) text_pattern_ops`),
     index('tasks_tags_gin_idx').using('gin', t.tags),
     index('tasks_search_gin_idx').using('gin', t.searchVector),
@@ -518,3 +524,23 @@ export const taskCompletions = pgTable(
   ],
 );
 export type TaskCompletionRow = typeof taskCompletions.$inferSelect;
+
+/**
+ * What each API and worker process did in the last interval (requests, errors, latency buckets,
+ * queries, cache, jobs) and its state (memory, CPU, event-loop lag): the dashboard sums the recent
+ * rows of every process, so its figures cover the whole fleet. Rows older than an hour are deleted.
+ */
+export const processSamples = pgTable(
+  'process_samples',
+  {
+    processId: text('process_id').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+    kind: text('kind').notNull(),
+    host: text('host').notNull(),
+    pid: integer('pid').notNull(),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+    data: jsonb('data').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.processId, t.at] }), index('process_samples_at_idx').on(t.at)],
+);
+export type ProcessSampleRow = typeof processSamples.$inferSelect;

@@ -15,7 +15,8 @@ export interface JobWorker {
 export function startJobWorker(core: Core): JobWorker {
   const { log, metrics, config } = core;
   const observe: JobObserver = (e) => {
-    metrics.jobDuration.observe({ job: e.name, outcome: e.outcome }, e.seconds);
+    metrics.jobDuration.observe({ job_name: e.name, outcome: e.outcome }, e.seconds);
+    if (e.outcome !== 'completed') metrics.jobFailures.inc({ job_name: e.name });
     const fields = { job: e.name, id: e.id, attempt: e.attempt, ms: Math.round(e.seconds * 1000) };
     if (e.outcome === 'completed') log.info({ ...fields, result: e.result }, `job ${e.name} done`);
     else if (e.outcome === 'retry') log.warn({ ...fields, err: e.error }, `job ${e.name} failed; will retry`);

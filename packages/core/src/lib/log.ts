@@ -21,6 +21,16 @@ export const REDACT = [
   '*.token',
   '*.password_hash',
   '*.passwordHash',
+  // API keys, webhook signing secrets, calendar feed tokens, session tokens under other names.
+  '*.key',
+  '*.api_key',
+  '*.apiKey',
+  '*.secret',
+  '*.signing_secret',
+  '*.feed_token',
+  '*.authorization',
+  '*.cookie',
+  'req.headers["x-api-key"]',
 ];
 
 /** JSON lines (for log shippers) unless asked for, or writing to a terminal: then readable lines. */

@@ -1,13 +1,25 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { statfs } from 'node:fs/promises';
+import { getHeapStatistics } from 'node:v8';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The version in every build_info and dashboard. */
+export const TASKMAN_VERSION = '0.1.0';
 
 /** Counters kept by the core; the API's /metrics endpoint exposes this registry. */
 export interface Metrics {
   registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
+  httpInFlight: Gauge;
+  /** Answers with an error envelope, by the API's error code. */
+  httpErrors: Counter<'method' | 'route' | 'code'>;
+  dbQueryDuration: Histogram;
+  jobFailures: Counter<'job_name'>;
   cacheHits: Counter<'cache'>;
   cacheMisses: Counter<'cache'>;
   cacheErrors: Counter<'cache'>;
   rateLimited: Counter<'scope'>;
-  jobDuration: Histogram<'job' | 'outcome'>;
+  jobDuration: Histogram<'job_name' | 'outcome'>;
 }
 
 /** Where the job gauges read their figures at scrape time. */
@@ -58,12 +70,180 @@ export function addJobGauges(metrics: Metrics, sources: JobMetricSources): void 
   });
 }
 
+/** Seconds: from a cached read (~1 ms) to a slow request (10 s). The dashboard's p95 uses the same. */
+export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Where the business gauges read their figures, at scrape time (fleet-wide: from the database). */
+export interface BusinessSources {
+  figures(): Promise<{
+    activeUsers24h: number;
+    tasksCreatedToday: number;
+    tasksCompletedToday: number;
+    averageCompletionSeconds: number | null;
+  }>;
+}
+
+/**
+ * Users active in the last 24 h, tasks created and completed today (UTC), and the average time
+ * from creation to completion of the tasks completed in the last 30 days. Read from the database
+ * at most every 30 s whatever the scrape rate, so every process reports the same fleet figures.
+ */
+export function addBusinessGauges(metrics: Metrics, sources: BusinessSources, now = () => Date.now()): void {
+  let cached: { at: number; value: Promise<Awaited<ReturnType<BusinessSources['figures']>>> } | undefined;
+  const read = () => {
+    if (!cached || now() - cached.at > 30_000) {
+      const value = sources.figures();
+      cached = { at: now(), value };
+      value.catch(() => {
+        cached = undefined;
+      });
+    }
+    return cached.value;
+  };
+  const gauge = (name: string, help: string, pick: (f: Awaited<ReturnType<typeof read>>) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      registers: [metrics.registry],
+      async collect() {
+        try {
+          const v = pick(await read());
+          if (v === null) this.reset();
+          else this.set(v);
+        } catch {
+          this.reset();
+        }
+      },
+    });
+  gauge('taskman_users_active_24h', 'Users who made a request in the last 24 hours', (f) => f.activeUsers24h);
+  gauge('taskman_tasks_created_today', 'Tasks created today (UTC)', (f) => f.tasksCreatedToday);
+  gauge('taskman_tasks_completed_today', 'Tasks completed today (UTC)', (f) => f.tasksCompletedToday);
+  gauge(
+    'taskman_task_completion_seconds_avg',
+    'Average time from creation to completion of the tasks completed in the last 30 days',
+    (f) => f.averageCompletionSeconds,
+  );
+}
+
+/** The connection pool: connections in use, idle and waiting for one, and the pool's size. */
+export function addDatabaseGauges(
+  metrics: Metrics,
+  database: { poolStats(): { total: number; idle: number; waiting: number; max: number } },
+): void {
+  new Gauge({
+    name: 'taskman_db_pool_connections',
+    help: 'Database pool connections: used (running a query or a transaction), idle, and requests waiting for one',
+    labelNames: ['state'] as const,
+    registers: [metrics.registry],
+    collect() {
+      const p = database.poolStats();
+      this.set({ state: 'used' }, p.total - p.idle);
+      this.set({ state: 'idle' }, p.idle);
+      this.set({ state: 'waiting' }, p.waiting);
+    },
+  });
+  new Gauge({
+    name: 'taskman_db_pool_max',
+    help: 'The most connections the pool opens (DATABASE_POOL_MAX)',
+    registers: [metrics.registry],
+    collect() {
+      this.set(database.poolStats().max);
+    },
+  });
+}
+
+/**
+ * The host side: the streaming replicas' lag (PostgreSQL primary), the share of the disk of
+ * DATA_DIR in use, and this process's heap limit (to compare nodejs_heap_size_used_bytes with).
+ */
+export function addHostGauges(
+  metrics: Metrics,
+  sources: { replicaLagSeconds(): Promise<number | null>; dataDir: string },
+): void {
+  new Gauge({
+    name: 'taskman_db_replica_lag_seconds',
+    help: 'How far the furthest streaming replica trails the primary (absent without replicas)',
+    registers: [metrics.registry],
+    async collect() {
+      const lag = await sources.replicaLagSeconds().catch(() => null);
+      if (lag === null) this.reset();
+      else this.set(lag);
+    },
+  });
+  new Gauge({
+    name: 'taskman_disk_used_ratio',
+    help: 'Share (0-1) of the filesystem holding DATA_DIR that is in use',
+    registers: [metrics.registry],
+    async collect() {
+      try {
+        const s = await statfs(sources.dataDir);
+        this.set((s.blocks - s.bavail) / s.blocks);
+      } catch {
+        this.reset();
+      }
+    },
+  });
+  new Gauge({
+    name: 'taskman_process_heap_limit_bytes',
+    help: "The V8 heap's size limit of this process",
+    registers: [metrics.registry],
+    collect() {
+      this.set(getHeapStatistics().heap_size_limit);
+    },
+  });
+}
+
 /** One registry per core, so several apps in one process (tests) never share counters. */
-export function createMetrics(): Metrics {
+export function createMetrics(labels: { process: 'api' | 'worker' } = { process: 'api' }): Metrics {
   const registry = new Registry();
+  // CPU, memory, heap, event-loop lag, file descriptors, GC: prom-client's standard process metrics.
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'taskman_build_info',
+    help: 'Always 1; the labels say what runs',
+    labelNames: ['version', 'node', 'process'] as const,
+    registers: [registry],
+  }).set({ version: TASKMAN_VERSION, node: process.versions.node, process: labels.process }, 1);
   const cache = ['cache'] as const;
+  const http = ['method', 'route', 'status'] as const;
   return {
     registry,
+    httpRequests: new Counter({
+      name: 'taskman_http_requests_total',
+      help: 'HTTP requests answered, by method, route template and status',
+      labelNames: http,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'taskman_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by method, route template and status',
+      labelNames: http,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    httpInFlight: new Gauge({
+      name: 'taskman_http_requests_in_flight',
+      help: 'HTTP requests being answered now (open event streams included)',
+      registers: [registry],
+    }),
+    httpErrors: new Counter({
+      name: 'taskman_http_errors_total',
+      help: 'Error answers, by method, route template and error code (VALIDATION_ERROR, INTERNAL_ERROR, …)',
+      labelNames: ['method', 'route', 'code'] as const,
+      registers: [registry],
+    }),
+    dbQueryDuration: new Histogram({
+      name: 'taskman_db_query_duration_seconds',
+      help: 'Time a database query took (this process)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    jobFailures: new Counter({
+      name: 'taskman_job_failures_total',
+      help: 'Job runs that failed (each attempt), by job',
+      labelNames: ['job_name'] as const,
+      registers: [registry],
+    }),
     cacheHits: new Counter({
       name: 'taskman_cache_hits_total',
       help: 'Cache hits',
@@ -84,8 +264,8 @@ export function createMetrics(): Metrics {
     }),
     jobDuration: new Histogram({
       name: 'taskman_job_duration_seconds',
-      help: 'Time a job run took, by job and outcome (completed, retry, failed)',
-      labelNames: ['job', 'outcome'] as const,
+      help: 'Time a job run took, by job name and outcome (completed, retry, failed); job_name, as Prometheus keeps job for the scrape job',
+      labelNames: ['job_name', 'outcome'] as const,
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
       registers: [registry],
     }),

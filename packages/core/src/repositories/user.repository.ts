@@ -23,6 +23,16 @@ export class UserRepository {
     return new UserRepository(tx);
   }
 
+  /** Sets last_seen_at to now unless it is already within `withinSeconds` of now. */
+  async markSeen(id: string, withinSeconds: number): Promise<void> {
+    await this.db
+      .update(users)
+      .set({ lastSeenAt: sql`now()` })
+      .where(
+        sql`${users.id} = ${id} and (${users.lastSeenAt} is null or ${users.lastSeenAt} < now() - make_interval(secs => ${withinSeconds}))`,
+      );
+  }
+
   async findById(id: string): Promise<UserRow | undefined> {
     const [row] = await this.db.select().from(users).where(eq(users.id, id));
     return row;

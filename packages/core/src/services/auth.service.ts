@@ -38,6 +38,8 @@ export interface Principal {
 }
 
 const INVALID_CREDENTIALS = 'Invalid email or password';
+/** users.last_seen_at is kept to within this much. */
+const SEEN_EVERY_MS = 5 * 60_000;
 
 export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -129,6 +131,26 @@ export class AuthService {
 
   /** Verifies a bearer token (a session's JWT or an API key) and that it is still valid. */
   async authenticate(token: string): Promise<Principal> {
+    const principal = await this.verify(token);
+    this.markSeen(principal.userId);
+    return principal;
+  }
+
+  private readonly lastSeen = new Map<string, number>();
+
+  /**
+   * Records that the user made a request (the dashboard's active users): at most once per
+   * SEEN_EVERY_MS per user and process, in the background; the answer never waits for it.
+   */
+  private markSeen(userId: string, now = Date.now()): void {
+    const last = this.lastSeen.get(userId);
+    if (last !== undefined && now - last < SEEN_EVERY_MS) return;
+    if (this.lastSeen.size >= 10_000) this.lastSeen.clear();
+    this.lastSeen.set(userId, now);
+    this.users.markSeen(userId, SEEN_EVERY_MS / 1000).catch(() => this.lastSeen.delete(userId));
+  }
+
+  private async verify(token: string): Promise<Principal> {
     if (isApiKey(token)) return this.apiKeys.authenticate(token);
     const claims: TokenClaims = this.tokens.verify(token);
     const state = await this.sessions.state(claims.sub, claims.jti, () =>

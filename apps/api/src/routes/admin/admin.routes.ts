@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Core, NotFoundError } from '@taskman/core';
 import { bearer, Envelope, errors, ref } from '../../schemas/common';
 import { JobsOverview, JobsQuery, presentOverview, RetryBody } from './admin.schema';
+import { DashboardSchema, presentDashboard } from './dashboard.schema';
 
-/** Operations for admins: the job queues (counts, failed jobs, retry). */
+/** Operations for admins: the dashboard, the job queues (counts, failed jobs, retry). */
 const adminRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
   app.addHook('onRequest', app.requireAdminAddress);
   app.addHook('onRequest', app.authenticate);
@@ -35,6 +36,23 @@ const adminRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { cor
         return { success: true as const, data: presentOverview(core.queue.backend, null, pending, []) };
       }
     },
+  );
+
+  app.get(
+    '/admin/dashboard',
+    {
+      schema: {
+        ...common,
+        summary: 'The operations dashboard: health, traffic, database, cache, business figures, alerts',
+        description:
+          'Figures for the whole fleet: every API and worker process records what it did every METRICS_SAMPLE_MS (10 s), and this adds up the last 5 minutes of all of them (this process first records its latest). Business figures come from the database; "today" is the UTC day.',
+        response: { 200: Envelope(ref(DashboardSchema)), 401: errors[401], 403: errors[403] },
+      },
+    },
+    async () => ({
+      success: true as const,
+      data: presentDashboard(await core.services.dashboard.overview()),
+    }),
   );
 
   app.post(

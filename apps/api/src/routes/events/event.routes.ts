@@ -29,7 +29,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { cor
   app.get(
     '/events',
     {
-      config: { scope: ['tasks:read', 'projects:read'] },
+      config: { scope: ['tasks:read', 'projects:read'], stream: true },
       schema: {
         tags: ['events'],
         summary: 'Your changes as they happen (Server-Sent Events)',
