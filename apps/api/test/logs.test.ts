@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app';
 import { Client, signUp } from './helpers/client';
+import { until } from './helpers/wait';
 
 describe('request log', () => {
   let t: TestApp;
@@ -92,6 +93,30 @@ describe('request log', () => {
     }
     expect(log.toLowerCase()).not.toContain('bearer');
     expect(log).not.toMatch(/\$2[aby]\$/);
+  });
+
+  it('the request id travels into the jobs a request leads to, and into their log lines', async () => {
+    const { startJobWorker } = await import('@taskman/core');
+    const carol = await signUp(t.app);
+    await carol.post('/api/v1/webhooks', { url: 'https://hooks.invalid/taskman', events: ['task.created'] });
+    const worker = startJobWorker(t.core);
+    try {
+      // Through the outbox: the task's event, published by the relay, leads to a webhook delivery.
+      const created = await carol.post(
+        '/api/v1/tasks',
+        { title: 'Traced' },
+        { 'x-request-id': 'trace-job-1' },
+      );
+      expect(created.status).toBe(201);
+      const jobLine = await until('the webhook job logged with the request id', () =>
+        records().find((r) => r.job === 'send_webhook' && r.request_id === 'trace-job-1'),
+      );
+      expect(jobLine.msg).toMatch(/^job send_webhook /);
+      // The request's own line has the same id.
+      expect(records().some((r) => r.reqId === 'trace-job-1' && r.route === '/api/v1/tasks')).toBe(true);
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('logs a failure without a stack trace and answers without one', async () => {

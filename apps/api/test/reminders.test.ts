@@ -370,7 +370,8 @@ describe('reminders: delivery guarantees', () => {
     expect(overview.queues.send_reminder.failed).toBeGreaterThanOrEqual(1);
     const job = overview.failed[0];
     expect(job).toMatchObject({ name: 'send_reminder', attempts: 3 });
-    expect(job.payload).toEqual({ taskId: task.id, remindAt: at });
+    // With the id of the request that created the task, for the job's logs.
+    expect(job.payload).toEqual({ taskId: task.id, remindAt: at, request_id: expect.any(String) });
     expect(job.error).toMatch(/451/);
     expect(job.failed_at).toEqual(expect.any(String));
     await expectNoMoreMail(c.smtp, 0, 300);

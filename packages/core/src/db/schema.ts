@@ -207,6 +207,8 @@ export const outboxEvents = pgTable(
     type: domainEventEnum('type').notNull(),
     aggregateId: uuid('aggregate_id').notNull(),
     payload: jsonb('payload').notNull(),
+    /** The request that made the change: the jobs the event leads to log it. */
+    requestId: text('request_id'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     publishedAt: timestamp('published_at', { withTimezone: true }),
     /**

@@ -17,7 +17,9 @@ import {
   type JobRequest,
   type QueueCounts,
   type RetryPolicy,
+  requestIdOf,
   type ScheduledJob,
+  storedPayload,
 } from './job.queue';
 
 export interface BullJobQueueOptions {
@@ -114,7 +116,7 @@ export class BullJobQueue implements JobQueue {
       await this.queues[name].addBulk(
         list.map((r) => ({
           name,
-          data: r.payload,
+          data: storedPayload(r),
           opts: {
             ...(r.key ? { jobId: r.key } : {}),
             ...(r.runAt && r.runAt.getTime() > now ? { delay: r.runAt.getTime() - now } : {}),
@@ -158,6 +160,7 @@ export class BullJobQueue implements JobQueue {
             opts.observe?.({
               name,
               id: job.id ?? '',
+              requestId: requestIdOf(job.data),
               outcome: 'completed',
               attempt,
               seconds: seconds(),
@@ -170,6 +173,7 @@ export class BullJobQueue implements JobQueue {
             opts.observe?.({
               name,
               id: job.id ?? '',
+              requestId: requestIdOf(job.data),
               outcome: final ? 'failed' : 'retry',
               attempt,
               seconds: seconds(),

@@ -23,7 +23,9 @@ import {
   type JobRequest,
   type QueueCounts,
   type RetryPolicy,
+  requestIdOf,
   type ScheduledJob,
+  storedPayload,
 } from './job.queue';
 import { nextRun } from './schedule';
 
@@ -62,7 +64,7 @@ export class DatabaseJobQueue implements JobQueue {
     await (tx ? this.repo.withTx(tx) : this.repo).insert(
       requests.map((r) => ({
         name: r.name,
-        payload: r.payload,
+        payload: storedPayload(r),
         key: r.key,
         runAt: r.runAt && r.runAt > now ? r.runAt : now,
         maxAttempts: this.opts.retry.attempts,
@@ -166,6 +168,7 @@ export class DatabaseJobQueue implements JobQueue {
       opts.observe?.({
         name: job.name as JobName,
         id: job.id,
+        requestId: requestIdOf(job.payload),
         outcome,
         attempt,
         seconds: (performance.now() - started) / 1000,

@@ -1,4 +1,5 @@
 import type { Executor } from '../db/client';
+import { currentRequestId } from '../lib/request-context';
 import type { JobHandlers, JobName, JobPayloads, JobResult } from './job.catalogue';
 
 /** A job to run, now or at `runAt`. Jobs with the same `key` are one job: adding it again does nothing. */
@@ -7,7 +8,24 @@ export interface JobRequest<N extends JobName = JobName> {
   payload: JobPayloads[N];
   key?: string | undefined;
   runAt?: Date | undefined;
+  /** The request the job is done for (default: the one being served, if any), for its logs. */
+  requestId?: string | undefined;
 }
+
+/** Where a job's request id rides along with its payload (the handlers ignore it). */
+export const REQUEST_ID_FIELD = 'request_id';
+
+/** The payload as stored: with the request id of the request it is done for, if any. */
+export function storedPayload(r: JobRequest): object {
+  const requestId = r.requestId ?? currentRequestId();
+  return requestId ? { ...(r.payload as object), [REQUEST_ID_FIELD]: requestId } : (r.payload as object);
+}
+
+/** The request id a stored payload carries. */
+export const requestIdOf = (payload: unknown): string | undefined => {
+  const v = (payload as Record<string, unknown> | null)?.[REQUEST_ID_FIELD];
+  return typeof v === 'string' ? v : undefined;
+};
 
 export function jobRequest<N extends JobName>(
   name: N,
@@ -47,6 +65,8 @@ export type JobOutcome = 'completed' | 'failed' | 'retry';
 export type JobObserver = (event: {
   name: JobName;
   id: string;
+  /** The request that led to the job, if one did. */
+  requestId?: string | undefined;
   outcome: JobOutcome;
   seconds: number;
   attempt: number;

@@ -66,8 +66,10 @@ export class OutboxRelay {
         adds = [];
       };
       for (const event of events) {
+        // Each job an event leads to logs the request that made the change.
+        const add = (r: JobRequest) => adds.push(event.requestId ? { ...r, requestId: event.requestId } : r);
         for (const op of queueOpsForEvent(event)) {
-          if ('add' in op) adds.push(op.add);
+          if ('add' in op) add(op.add);
           else {
             await flush();
             await this.queue.cancel(op.cancel.name, op.cancel.key, tx as Executor);
@@ -76,7 +78,7 @@ export class OutboxRelay {
         // A task change is pushed to the user's calendars within seconds.
         if (event.type.startsWith('task.'))
           for (const connectionId of calendarsOf.get(event.userId) ?? [])
-            adds.push(
+            add(
               jobRequest('sync_calendar', { connectionId }, calendarPushJob(connectionId, this.clock.now())),
             );
         // Each subscribed webhook gets a delivery (its body fixed now) and a job to send it.
@@ -90,7 +92,7 @@ export class OutboxRelay {
             body: webhookBody(event),
           });
           const first = this.opts.webhookFirstDelayMs ?? 0;
-          adds.push(
+          add(
             jobRequest(
               'send_webhook',
               { deliveryId },

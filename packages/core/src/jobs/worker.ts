@@ -17,7 +17,13 @@ export function startJobWorker(core: Core): JobWorker {
   const observe: JobObserver = (e) => {
     metrics.jobDuration.observe({ job_name: e.name, outcome: e.outcome }, e.seconds);
     if (e.outcome !== 'completed') metrics.jobFailures.inc({ job_name: e.name });
-    const fields = { job: e.name, id: e.id, attempt: e.attempt, ms: Math.round(e.seconds * 1000) };
+    const fields = {
+      job: e.name,
+      id: e.id,
+      attempt: e.attempt,
+      ms: Math.round(e.seconds * 1000),
+      ...(e.requestId ? { request_id: e.requestId } : {}),
+    };
     if (e.outcome === 'completed') log.info({ ...fields, result: e.result }, `job ${e.name} done`);
     else if (e.outcome === 'retry') log.warn({ ...fields, err: e.error }, `job ${e.name} failed; will retry`);
     else log.error({ ...fields, err: e.error }, `job ${e.name} failed for good`);

@@ -2,6 +2,7 @@ import { and, asc, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client';
 import { type DomainEventType, type OutboxEventRow, outboxEvents } from '../db/schema';
 import { newId } from '../lib/ids';
+import { currentRequestId } from '../lib/request-context';
 
 /** A domain event as a service records it; the outbox gives it an id and a time. */
 export interface DomainEvent {
@@ -21,7 +22,8 @@ export class OutboxRepository {
 
   async append(events: DomainEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.db.insert(outboxEvents).values(events.map((e) => ({ id: newId(), ...e })));
+    const requestId = currentRequestId() ?? null;
+    await this.db.insert(outboxEvents).values(events.map((e) => ({ id: newId(), requestId, ...e })));
   }
 
   /** Events not yet published, oldest first (for the relay, and for tests). */
