@@ -31,20 +31,50 @@ export default fp(async function metricsPlugin(app: FastifyInstance, opts: { cor
   const { metrics, config } = opts.core;
   app.decorateRequest('errorCode', undefined);
 
+  // Per request this is on the hot path (a cached GET takes ~150 µs of CPU): the labelled children
+  // of the counter and the histogram are looked up once per method, route and status, not hashed
+  // from a labels object every time.
+  type Series = { count: { inc(): void }; time: { observe(v: number): void } };
+  const series = new Map<string, Series>();
+  const seriesOf = (method: string, route: string, status: string): Series => {
+    const key = `${method} ${status} ${route}`;
+    let s = series.get(key);
+    if (!s) {
+      s = {
+        count: metrics.httpRequests.labels(method, route, status),
+        time: metrics.httpDuration.labels(method, route, status),
+      };
+      series.set(key, s);
+    }
+    return s;
+  };
+
+  // In flight from onRequest until the response is sent, or the client goes away, whichever is first.
+  const counted = new WeakSet<FastifyRequest>();
+  const finished = (request: FastifyRequest) => {
+    if (counted.delete(request)) metrics.httpInFlight.dec();
+  };
+  app.addHook('onRequestAbort', async (request) => finished(request));
+
   app.addHook('onRequest', (request, reply, done) => {
     metrics.httpInFlight.inc();
-    // 'close' comes for every response, streams (GET /events, hijacked) included.
-    reply.raw.once('close', () => metrics.httpInFlight.dec());
-    // The request id travels with everything the request does (the jobs it enqueues log it).
-    requestContext.run({ requestId: request.id }, done);
+    counted.add(request);
+    // A stream (GET /events) is answered outside Fastify's lifecycle: its end is the socket's.
+    if (request.routeOptions.config.stream) reply.raw.once('close', () => finished(request));
+    // The request id travels with what a change leads to (the jobs it enqueues log it). Reads
+    // lead to nothing, and skip the cost of the async context.
+    if (request.method === 'GET' || request.method === 'HEAD') done();
+    else requestContext.run({ requestId: request.id }, done);
   });
 
   app.addHook('onResponse', async (request, reply) => {
-    const labels = { method: request.method, route: routeLabel(request), status: String(reply.statusCode) };
-    metrics.httpRequests.inc(labels);
-    if (!request.routeOptions.config.stream) metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
-    if (request.errorCode)
-      metrics.httpErrors.inc({ method: labels.method, route: labels.route, code: request.errorCode });
+    const stream = request.routeOptions.config.stream;
+    finished(request);
+    const route = routeLabel(request);
+    const s = seriesOf(request.method, route, String(reply.statusCode));
+    s.count.inc();
+    if (!stream) s.time.observe(reply.elapsedTime / 1000);
+    if (request.errorCode) metrics.httpErrors.inc({ method: request.method, route, code: request.errorCode });
   });
 
   app.get('/metrics', { schema: { hide: true }, config: { rateLimit: false } }, async (request, reply) => {
