@@ -19,7 +19,7 @@ export { onShutdown } from './lib/shutdown';
 export { isForbiddenAddress } from './lib/ssrf';
 export type { Mailer, MailMessage, MemoryMailer } from './mail/mailer';
 export { LATENCY_BUCKETS, type Metrics, TASKMAN_VERSION } from './metrics/metrics';
-export { serveMetrics } from './metrics/metrics-server';
+export { bearerMatches, serveMetrics } from './metrics/metrics-server';
 export type { ProcessSampler } from './metrics/sampler';
 export * from './quick-add/quick-add';
 export {

@@ -2,8 +2,7 @@
 // status (never a raw path: an unmatched request is "unmatched"), requests in flight, error
 // answers by code; and GET /metrics, the core's registry in the text format, behind METRICS_TOKEN
 // when it is set.
-import { timingSafeEqual } from 'node:crypto';
-import { type Core, requestContext } from '@taskman/core';
+import { bearerMatches, type Core, requestContext } from '@taskman/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -20,12 +19,6 @@ declare module 'fastify' {
 
 /** The label of a request's route: its template, or "unmatched" (404s must not mint new series). */
 export const routeLabel = (request: FastifyRequest) => request.routeOptions.url ?? 'unmatched';
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(header?.replace(/^Bearer\s+/i, '') ?? '');
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
 
 export default fp(async function metricsPlugin(app: FastifyInstance, opts: { core: Core }) {
   const { metrics, config } = opts.core;
@@ -78,7 +71,7 @@ export default fp(async function metricsPlugin(app: FastifyInstance, opts: { cor
   });
 
   app.get('/metrics', { schema: { hide: true }, config: { rateLimit: false } }, async (request, reply) => {
-    if (config.metricsToken && !tokenMatches(request.headers.authorization, config.metricsToken)) {
+    if (config.metricsToken && !bearerMatches(request.headers.authorization, config.metricsToken)) {
       reply.header('www-authenticate', 'Bearer realm="metrics"');
       return reply.status(401).type('text/plain').send('metrics need the METRICS_TOKEN as a bearer token\n');
     }

@@ -5,14 +5,17 @@ import { createServer, type Server } from 'node:http';
 import type { Core } from '../core';
 import type { Log } from '../lib/log';
 
+/** Whether an Authorization header carries this bearer token (compared in constant time). */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(header?.replace(/^Bearer\s+/i, '') ?? '');
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
 export async function serveMetrics(core: Core, port: number, log: Log): Promise<Server> {
   const { metrics, config } = core;
-  const authorized = (header: string | undefined) => {
-    if (!config.metricsToken) return true;
-    const given = Buffer.from(header?.replace(/^Bearer\s+/i, '') ?? '');
-    const expected = Buffer.from(config.metricsToken);
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  };
+  const authorized = (header: string | undefined) =>
+    !config.metricsToken || bearerMatches(header, config.metricsToken);
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
