@@ -309,7 +309,9 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
   addJobGauges(metrics, { counts: () => queue.counts(), outboxPending: () => relay.pending() });
   const health = new HealthService(database, log, {
     ...(redis ? { redis: () => redis.ping() } : {}),
-    queue: () => queue.counts(),
+    // The database queue is the database (its check says it all; counting a long jobs table on
+    // every probe would not be cheap); BullMQ is asked for its counts.
+    queue: queue.backend === 'bullmq' ? () => queue.counts() : () => database.ping(),
   });
 
   return {
