@@ -8,6 +8,7 @@ import { RequireSession } from './components/RequireSession';
 import { SessionProvider } from './lib/session';
 import { LoginPage, SignupPage } from './pages/AuthPages';
 import { CalendarPage } from './pages/CalendarPage';
+import { OperationsPage } from './pages/OperationsPage';
 import { ProjectsPage } from './pages/ProjectsPage';
 import { ReportsPage } from './pages/ReportsPage';
 import { SettingsPage } from './pages/SettingsPage';
@@ -54,6 +55,8 @@ const router = createBrowserRouter([
       { path: '/calendar', element: <CalendarPage /> },
       { path: '/reports', element: <ReportsPage /> },
       { path: '/settings', element: <SettingsPage /> },
+      // Admins only (the page says so to others).
+      { path: '/admin', element: <OperationsPage /> },
       { path: '*', element: <Navigate to="/today" replace /> },
     ],
   },

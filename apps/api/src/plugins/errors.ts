@@ -119,7 +119,8 @@ declare module 'fastify' {
   }
 }
 
-const NOT_WEB_APP = /^\/(api|admin|health|docs|openapi\.json)(\/|$|\?)/;
+// /admin itself is the web app's Operations page; what is under /admin/ (Bull Board) is not.
+const NOT_WEB_APP = /^\/(api|health|docs|openapi\.json)(\/|$|\?)|^\/admin\//;
 
 /** A browser asking for a page (not an API path, not a file): the web app's client-side routes. */
 function isWebAppNavigation(request: FastifyRequest): boolean {

@@ -3,7 +3,7 @@ import { NavLink, Outlet, useLocation, useNavigate, useSearchParams } from 'reac
 import { TOUCH } from '../lib/device';
 import { useLiveStatus } from '../lib/live';
 import { useProjects, useViewCounts } from '../lib/queries';
-import { useSession } from '../lib/session';
+import { useMe, useSession } from '../lib/session';
 import { useShortcuts } from '../lib/shortcuts';
 import { OfflineBanner } from './OfflineBanner';
 import { ShortcutsHelp } from './ShortcutsHelp';
@@ -29,6 +29,7 @@ export function AppShell() {
   const counts = useViewCounts();
   const [help, setHelp] = useState(false);
   const live = useLiveStatus();
+  const admin = useMe().data?.role === 'admin';
 
   // A navigation closes the phone menu.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs on every location change on purpose
@@ -44,6 +45,8 @@ export function AppShell() {
     'g p': () => navigate('/projects'),
     'g r': () => navigate('/reports'),
     'g s': () => navigate('/settings'),
+    // Admins only: for others the keys do nothing (the page would only say it is not for them).
+    ...(admin ? { 'g d': () => navigate('/admin') } : {}),
     escape: () => {
       setHelp(false);
       setMenuOpen(false);
@@ -103,6 +106,11 @@ export function AppShell() {
           </NavLink>
         ))}
         <div className="spacer" />
+        {admin && (
+          <NavLink to="/admin" className="nav-link">
+            Operations
+          </NavLink>
+        )}
         <NavLink to="/settings" className="nav-link">
           Settings
         </NavLink>
@@ -162,7 +170,7 @@ export function AppShell() {
         </div>
         <Outlet />
       </div>
-      {help && <ShortcutsHelp onClose={() => setHelp(false)} />}
+      {help && <ShortcutsHelp admin={admin} onClose={() => setHelp(false)} />}
       <Toasts />
     </div>
   );

@@ -13,10 +13,13 @@ const SHORTCUTS: [string, string][] = [
   ['g r · g s', 'Reports · Settings'],
   ['?', 'Show or hide this help'],
 ];
+/** Admins also go to Operations; the row comes after the other "go to" keys. */
+const ADMIN_SHORTCUT: [string, string] = ['g d', 'Operations (the dashboard)'];
 
 /** The `?` overlay: a native modal dialog (focus stays inside; Escape closes it). */
-export function ShortcutsHelp({ onClose }: { onClose: () => void }) {
+export function ShortcutsHelp({ admin = false, onClose }: { admin?: boolean; onClose: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
+  const rows = admin ? [...SHORTCUTS.slice(0, -1), ADMIN_SHORTCUT, ...SHORTCUTS.slice(-1)] : SHORTCUTS;
   // No close() on cleanup: it would fire onClose (StrictMode runs effects twice); unmounting removes it.
   useEffect(() => {
     if (ref.current && !ref.current.open) ref.current.showModal();
@@ -31,7 +34,7 @@ export function ShortcutsHelp({ onClose }: { onClose: () => void }) {
         </button>
       </div>
       <dl className="shortcuts">
-        {SHORTCUTS.map(([keys, what]) => (
+        {rows.map(([keys, what]) => (
           <div key={keys} style={{ display: 'contents' }}>
             <dt>
               {keys.split(' · ').map((k) => (
