@@ -1,6 +1,13 @@
 // The Taskman job worker: publishes the outbox to the queue, runs jobs, keeps the schedules.
 // Run as many as you like (`npm run start:worker`); they share the work through the queue.
-import { createCore, loadConfigOrExit, loggerOptions, onShutdown, serveMetrics, startJobWorker } from '@taskman/core';
+import {
+  createCore,
+  loadConfigOrExit,
+  loggerOptions,
+  onShutdown,
+  serveMetrics,
+  startJobWorker,
+} from '@taskman/core';
 import pino from 'pino';
 
 async function main(): Promise<void> {
