@@ -2,24 +2,63 @@ import { defineConfig } from 'vitest/config';
 
 // Every API test runs twice: on embedded PGlite and on a real PostgreSQL (TEST_DATABASE_URL). What
 // does not depend on the database engine (pure core code, the SDK's document, the browser and
-// command-line end-to-end tests, which start their own server) runs once, in the pglite project.
+// command-line end-to-end tests, which start their own server, the HTTP contract, logging, rate
+// limits in Redis, CalDAV against Radicale) runs once, in the pglite project.
 const ALL = ['apps/*/test/**/*.test.ts', 'packages/*/test/**/*.test.ts'];
 const API = ['apps/api/test/**/*.test.ts'];
-// API tests about the HTTP surface, not the database: the document and the envelope of every route.
-const ENGINE_AGNOSTIC_API = ['apps/api/test/openapi.test.ts', 'apps/api/test/contract.test.ts'];
+const ENGINE_AGNOSTIC_API = [
+  'apps/api/test/openapi.test.ts',
+  'apps/api/test/openapi-validate.test.ts',
+  'apps/api/test/contract.test.ts',
+  'apps/api/test/logs.test.ts',
+  'apps/api/test/rate-limit.test.ts',
+  'apps/api/test/caldav-sync.test.ts',
+  'apps/api/test/deploy-config.test.ts',
+];
+
+/**
+ * `npm test` (scripts/test.mjs) runs in two phases: the files below one at a time (they start
+ * processes and browsers, or race SMTP sends against leases and timers, and a busy 2-core machine
+ * makes them miss), then the rest two at a time (plain API tests: each has its own database).
+ * Without TEST_PHASE (`npx vitest run a-file`), everything is included.
+ */
+export const SERIAL = [
+  'apps/web/test/**/*.test.ts',
+  'apps/cli/test/**/*.test.ts',
+  ...[
+    'reminders',
+    'workers',
+    'process',
+    'redis-outage',
+    'webhook-delivery',
+    'events',
+    'idempotency',
+    'embedded-jobs',
+    'caldav-sync',
+    'job-metrics',
+    'observability',
+    'outbox',
+    'revocation',
+    'revocation-purge',
+  ].map((name) => `apps/api/test/${name}.test.ts`),
+];
+const phase = process.env.TEST_PHASE;
+const phaseOf = (include: string[]) =>
+  phase === 'serial'
+    ? { include: include.length === ALL.length ? SERIAL : SERIAL.filter((f) => f.startsWith('apps/api/')) }
+    : phase === 'parallel'
+      ? { include, exclude: SERIAL }
+      : { include };
 
 const shared = { testTimeout: 30_000, hookTimeout: 60_000 };
 
 export default defineConfig({
   test: {
-    // One file at a time. Two at a time took 12 minutes instead of 19, but the timing-sensitive
-    // tests (SMTP sends racing a lease, processes killed mid-job) then fail now and then on 2 cores.
-    maxWorkers: 1,
     projects: [
       {
         test: {
           ...shared,
-          include: ALL,
+          ...phaseOf(ALL),
           name: 'pglite',
           env: { TEST_DB: 'pglite' },
           globalSetup: ['apps/api/test/setup/pglite.ts'],
@@ -28,8 +67,8 @@ export default defineConfig({
       {
         test: {
           ...shared,
-          include: API,
-          exclude: ENGINE_AGNOSTIC_API,
+          ...phaseOf(API),
+          exclude: [...ENGINE_AGNOSTIC_API, ...(phase === 'parallel' ? SERIAL : [])],
           name: 'postgres',
           env: { TEST_DB: 'postgres' },
           globalSetup: ['apps/api/test/setup/postgres.ts'],

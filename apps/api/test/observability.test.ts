@@ -10,6 +10,7 @@ import { createTestApp, redisEnv, type TestApp, testDb } from './helpers/app';
 import { Client, signUp } from './helpers/client';
 import { startApiPair, startWorker } from './helpers/process';
 import { hasPrometheus, promtoolCheckMetrics, startPrometheus } from './helpers/prometheus';
+import { RedisServer } from './helpers/redis-server';
 import { query, until } from './helpers/wait';
 
 const API = '/api/v1';
@@ -262,17 +263,26 @@ describe('/health/ready', () => {
     }
   });
 
-  it('Redis unreachable: still ready (200), status degraded, Redis and the queue down', async () => {
-    const t = await createTestApp({ env: { REDIS_URL: 'redis://127.0.0.1:1', REDIS_KEY_PREFIX: 'down:' } });
+  it('Redis away: still ready (200), status degraded, Redis and the queue down; ok again when it is back', async () => {
+    const redis = await RedisServer.start();
+    const t = await createTestApp({ env: { REDIS_URL: redis.url, JOBS_IN_PROCESS: 'false' } });
     try {
+      expect((await new Client(t.app).get('/health/ready')).body.status).toBe('ok');
+      await redis.stop();
       const res = await new Client(t.app).get('/health/ready');
       expect(res.status).toBe(200);
       expect(res.body.status).toBe('degraded');
       expect(res.body.checks.database.status).toBe('ok');
       expect(res.body.checks.redis.status).toBe('down');
       expect(res.body.checks.queue.status).toBe('down');
+      await redis.restart();
+      await until('ready again', async () =>
+        (await new Client(t.app).get('/health/ready')).body.status === 'ok' ? true : undefined,
+      );
     } finally {
+      // Closed while Redis is up: its clients end cleanly.
       await t.close();
+      await redis.stop();
     }
   });
 });

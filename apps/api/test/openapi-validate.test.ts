@@ -14,6 +14,7 @@ const UNDOCUMENTED = [
   { prefix: '/docs', why: 'the API reference (Swagger UI) itself' },
   { prefix: '/openapi.json', why: 'the document itself' },
   { prefix: '/admin/queues', why: 'Bull Board, a web UI for admins' },
+  { prefix: '/metrics', why: "Prometheus's text format for operators, not a JSON API (README: Operations)" },
 ];
 const WEB_APP = new Set(['/', '/*', '/index.html']);
 
