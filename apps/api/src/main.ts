@@ -1,6 +1,13 @@
 // Starts the Taskman API: reads the configuration, opens and migrates the database, listens.
 import { readFileSync } from 'node:fs';
-import { createCore, loadConfigOrExit, loggerOptions, onShutdown, startJobWorker } from '@taskman/core';
+import {
+  createCore,
+  exitOnUnexpectedRejections,
+  loadConfigOrExit,
+  loggerOptions,
+  onShutdown,
+  startJobWorker,
+} from '@taskman/core';
 import pino from 'pino';
 import { buildApp } from './app';
 
@@ -32,6 +39,7 @@ async function main(): Promise<void> {
     await core.close();
     app.log.info({}, 'stopped');
   }, app.log);
+  exitOnUnexpectedRejections(app.log);
   process.on('uncaughtException', (err) => {
     app.log.fatal({ err }, 'uncaught exception: exiting');
     process.exit(1);

@@ -2,6 +2,7 @@
 // Run as many as you like (`npm run start:worker`); they share the work through the queue.
 import {
   createCore,
+  exitOnUnexpectedRejections,
   loadConfigOrExit,
   loggerOptions,
   onShutdown,
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
     // Jobs in hand get as long as their lock to finish; after that another worker may take them.
     config.jobLockMs + 5_000,
   );
+  exitOnUnexpectedRejections(logger);
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception: exiting');
     process.exit(1);

@@ -15,7 +15,7 @@ export { ipAllowlist } from './lib/ip-allowlist';
 export { type Log, loggerOptions, REDACT } from './lib/log';
 export { PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES } from './lib/password';
 export { currentRequestId, requestContext } from './lib/request-context';
-export { onShutdown } from './lib/shutdown';
+export { exitOnUnexpectedRejections, onShutdown } from './lib/shutdown';
 export { isForbiddenAddress } from './lib/ssrf';
 export type { Mailer, MailMessage, MemoryMailer } from './mail/mailer';
 export { LATENCY_BUCKETS, type Metrics, TASKMAN_VERSION } from './metrics/metrics';

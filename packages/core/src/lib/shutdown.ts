@@ -37,3 +37,28 @@ export function onShutdown(
   process.on('SIGINT', handle);
   process.on('SIGTERM', handle);
 }
+
+/** What ioredis says when Redis is away: a command refused or cut off, not a bug of ours. */
+const REDIS_OUTAGE =
+  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Command timed out|Redis is not reachable/;
+
+/**
+ * A process (API or worker) lives through a Redis outage: a command BullMQ or ioredis issued in
+ * the background and nobody awaited fails with a connection error while Redis is away; that is
+ * logged and the process keeps running (it reconnects by itself). Any other unhandled rejection is
+ * a bug: it is logged and the process exits, as Node would.
+ */
+export function exitOnUnexpectedRejections(log: {
+  warn(o: object, m: string): void;
+  fatal(o: object, m: string): void;
+}): void {
+  process.on('unhandledRejection', (reason) => {
+    const message = reason instanceof Error ? reason.message : String(reason);
+    if (REDIS_OUTAGE.test(message)) {
+      log.warn({ err: { message } }, 'Redis command failed in the background (Redis is away); carrying on');
+      return;
+    }
+    log.fatal({ err: reason instanceof Error ? reason : { message } }, 'unhandled rejection: exiting');
+    process.exit(1);
+  });
+}
