@@ -78,7 +78,7 @@ describe.skipIf(!existsSync(RADICALE_BIN))('CalDAV sync with Radicale', () => {
       t,
       sql`select password_sealed from calendar_connections where id = ${connectionId}`,
     );
-    expect(row!.password_sealed).toMatch(/^v1\./);
+    expect(row!.password_sealed).toMatch(/^v2\.[0-9a-f]{8}\./);
     expect(row!.password_sealed).not.toContain(RADICALE_USER.password);
     await until('the first sync', async () => (await connection())?.last_success_at);
   });

@@ -1,6 +1,7 @@
 import { and, count, desc, eq, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client';
 import { type WebhookDeliveryRow, type WebhookRow, webhookDeliveries, webhooks } from '../db/schema';
+import { SealedValueError, SecretBox } from '../lib/encryption';
 import { newId } from '../lib/ids';
 import { offsetOf, type Page, type PageRequest } from './pagination';
 
@@ -29,21 +30,67 @@ export interface NewDelivery {
   body: string;
 }
 
-/** Webhooks and their deliveries. Queries that serve a user filter on the owner's id. */
+/** The columns that hold a webhook's signing secrets (the database's names). */
+export type WebhookSecretColumn = 'secret' | 'previous_secret';
+
+/** What a sealed webhook secret is bound to: its webhook and its column (a copy elsewhere does not open). */
+export const webhookSecretAad = (webhookId: string, column: WebhookSecretColumn) =>
+  `webhook:${webhookId}:${column}`;
+
+/**
+ * A secret stored in clear: rows written before secrets were sealed, or by a server with no
+ * ENCRYPTION_KEY (cluster mode without one). `npm run rotate-encryption-key` seals them.
+ */
+export const isClearWebhookSecret = (stored: string) => stored.startsWith('whsec_');
+
+/**
+ * Webhooks and their deliveries. Queries that serve a user filter on the owner's id.
+ *
+ * Signing secrets are stored sealed with `box` (AES-256-GCM, bound to the webhook and the column):
+ * the rows this repository returns hold them as stored, and only `openSecret` (the delivery job,
+ * a rotation) turns one back into the clear "whsec_…" value. Without a box (cluster mode without
+ * ENCRYPTION_KEY) they are stored in clear, as they were before.
+ */
 export class WebhookRepository {
-  constructor(private readonly db: Executor) {}
+  constructor(
+    private readonly db: Executor,
+    private readonly box?: SecretBox,
+  ) {}
 
   withTx(tx: Executor): WebhookRepository {
-    return new WebhookRepository(tx);
+    return new WebhookRepository(tx, this.box);
   }
 
+  /** What to store for this clear secret of this webhook's column. */
+  sealSecret(webhookId: string, column: WebhookSecretColumn, secret: string): string {
+    return this.box ? this.box.seal(secret, webhookSecretAad(webhookId, column)) : secret;
+  }
+
+  /** The clear secret a stored value holds (a clear one as it is); throws naming the webhook, never the value. */
+  openSecret(webhookId: string, column: WebhookSecretColumn, stored: string): string {
+    if (isClearWebhookSecret(stored)) return stored;
+    if (!SecretBox.isSealed(stored))
+      throw new SealedValueError(`webhooks.${column} of webhook ${webhookId} is neither sealed nor a secret`);
+    if (!this.box)
+      throw new SealedValueError(
+        `webhooks.${column} of webhook ${webhookId} is sealed, and this server has no ENCRYPTION_KEY`,
+      );
+    try {
+      return this.box.open(stored, webhookSecretAad(webhookId, column));
+    } catch (err) {
+      throw new SealedValueError(`webhooks.${column} of webhook ${webhookId} ${(err as Error).message}`);
+    }
+  }
+
+  /** Stores a new webhook; `secret` is the clear one (sealed here). The row returned holds it as stored. */
   async insert(
     row: Pick<WebhookRow, 'userId' | 'url' | 'events' | 'secret'> &
       Partial<Pick<WebhookRow, 'active' | 'description'>>,
   ): Promise<WebhookRow> {
+    const id = newId();
     const [created] = await this.db
       .insert(webhooks)
-      .values({ id: newId(), ...row })
+      .values({ id, ...row, secret: this.sealSecret(id, 'secret', row.secret) })
       .returning();
     return created!;
   }
@@ -98,18 +145,31 @@ export class WebhookRepository {
     return rows.length > 0;
   }
 
-  /** A new secret; the current one becomes the previous one and keeps signing until `previousUntil`. */
+  /**
+   * A new secret (clear; sealed here); the current one becomes the previous one and keeps signing
+   * until `previousUntil`. Run it in a transaction: the row is locked while the current secret is
+   * moved (opened and sealed again, bound to its new column; a clear one gets sealed on the way).
+   */
   async rotateSecret(
     userId: string,
     id: string,
     secret: string,
     previousUntil: Date | null,
   ): Promise<WebhookRow | undefined> {
+    const [current] = await this.db
+      .select({ secret: webhooks.secret })
+      .from(webhooks)
+      .where(and(eq(webhooks.id, id), eq(webhooks.userId, userId)))
+      .for('update');
+    if (!current) return undefined;
+    const previous = previousUntil
+      ? this.sealSecret(id, 'previous_secret', this.openSecret(id, 'secret', current.secret))
+      : null;
     const [row] = await this.db
       .update(webhooks)
       .set({
-        secret,
-        previousSecret: previousUntil ? sql`${webhooks.secret}` : null,
+        secret: this.sealSecret(id, 'secret', secret),
+        previousSecret: previous,
         previousSecretExpiresAt: previousUntil,
         updatedAt: sql`now()`,
       })

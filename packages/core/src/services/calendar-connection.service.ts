@@ -25,6 +25,9 @@ export const syncBackoffMs = (failures: number) => Math.min(2 ** failures * 60_0
 
 const WINDOW_MS = 5000;
 
+/** What a sealed CalDAV password is bound to: its connection (the row's id). */
+export const calendarPasswordAad = (connectionId: string) => connectionId;
+
 /**
  * The sync that pushes a change made at `at`: one per connection and 5-second window, run when
  * the window closes, so every change of the window is committed (and seen) by then, and changes
@@ -91,7 +94,7 @@ export class CalendarConnectionService {
       calendarUrl,
       displayName: typeof calendar.displayName === 'string' ? calendar.displayName : null,
       username: input.username,
-      passwordSealed: this.box.seal(input.password, id),
+      passwordSealed: this.box.seal(input.password, calendarPasswordAad(id)),
     });
     await this.requestSync(userId, id);
     return connection;
@@ -122,7 +125,7 @@ export class CalendarConnectionService {
     const now = this.clock.now();
     try {
       if (!this.box) throw new Error('ENCRYPTION_KEY is not set on this server');
-      const password = this.box.open(connection.passwordSealed, connection.id);
+      const password = this.box.open(connection.passwordSealed, calendarPasswordAad(connection.id));
       const client = await openCalDav(
         { serverUrl: connection.serverUrl, username: connection.username, password },
         this.opts.allowPrivate,

@@ -4,7 +4,7 @@ import type { Log } from '../../lib/log';
 import type { Mailer } from '../../mail/mailer';
 import { webhookDisabledEmail } from '../../mail/webhook-disabled.email';
 import type { UserRepository } from '../../repositories/user.repository';
-import type { WebhookRepository } from '../../repositories/webhook.repository';
+import type { WebhookRepository, WebhookSecretColumn } from '../../repositories/webhook.repository';
 import { type SenderOptions, sendWebhook } from '../../webhooks/webhook.sender';
 import type { JobHandler, JobResult } from '../job.catalogue';
 import { type JobQueue, jobRequest } from '../job.queue';
@@ -32,13 +32,20 @@ const jittered = (ms: number) => Math.round(ms * (0.9 + Math.random() * 0.2));
 // PostgreSQL text cannot hold NUL; a receiver's body may.
 const storable = (s: string | null) => (s === null ? null : s.replaceAll('\u0000', ''));
 
-/** The secrets that sign a delivery now: the current one, and the previous one until it expires. */
-export function signingSecrets(webhook: WebhookRow, now: Date): string[] {
+/**
+ * The secrets that sign a delivery now, in clear: the current one, and the previous one until it
+ * expires. They are stored sealed; `open` (WebhookRepository.openSecret) opens the ones needed.
+ */
+export function signingSecrets(
+  webhook: WebhookRow,
+  now: Date,
+  open: (webhookId: string, column: WebhookSecretColumn, stored: string) => string,
+): string[] {
   const previous =
     webhook.previousSecret && webhook.previousSecretExpiresAt && webhook.previousSecretExpiresAt > now
-      ? [webhook.previousSecret]
+      ? [open(webhook.id, 'previous_secret', webhook.previousSecret)]
       : [];
-  return [webhook.secret, ...previous];
+  return [open(webhook.id, 'secret', webhook.secret), ...previous];
 }
 
 /**
@@ -93,7 +100,10 @@ export function sendWebhookHandler(deps: SendWebhookDeps): JobHandler<'send_webh
 
     const result = await sendWebhook(
       webhook.url,
-      signingSecrets(webhook, clock.now()),
+      // Opened here, for this attempt only. A secret that does not open (ENCRYPTION_KEY changed
+      // without ENCRYPTION_KEY_PREVIOUS) fails the job, as a crash would: the server is at fault,
+      // not the receiver, so it is not an attempt that could switch the webhook off.
+      signingSecrets(webhook, clock.now(), (id, column, stored) => webhooks.openSecret(id, column, stored)),
       delivery.id,
       delivery.body,
       clock.now(),
