@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ServerOptions } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { type Core, loggerOptions, ValidationError } from '@taskman/core';
+import { type Config, type Core, loggerOptions, ValidationError } from '@taskman/core';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
@@ -70,6 +72,27 @@ function validatorCompiler() {
     (httpPart === 'body' ? bodyAjv : textAjv).compile(schema);
 }
 
+/** The certificate and key of TLS_CERT_FILE and TLS_KEY_FILE, or null: plain HTTP. */
+export function readTlsFiles(config: Config): { key: Buffer; cert: Buffer } | null {
+  if (!config.tlsCertFile || !config.tlsKeyFile) return null;
+  return { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) };
+}
+
+/**
+ * The listening socket's limits: the request line and headers must fit in MAX_HEADER_BYTES (else
+ * 431), and the whole request must arrive within REQUEST_TIMEOUT_MS (else 408 and the connection
+ * is closed: a client trickling headers or a body byte by byte cannot hold it open). Node checks
+ * the deadlines every `connectionsCheckingInterval`, so it is kept well under the timeout.
+ */
+function serverLimits(config: Config): ServerOptions {
+  return {
+    maxHeaderSize: config.maxHeaderBytes,
+    headersTimeout: config.requestTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(5000, Math.max(100, Math.floor(config.requestTimeoutMs / 4))),
+  };
+}
+
 /** Builds the Fastify app around an opened core; `main.ts` listens, tests inject. */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const { core } = opts;
@@ -100,7 +123,15 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
         err.code === 'FST_ERR_BAD_URL' ? 'The URL is malformed' : err.message,
       );
     },
-    ...(opts.https ? { https: opts.https } : {}),
+    // Timeouts and size limits of the socket (see serverLimits); TLS 1.3 only when serving HTTPS.
+    requestTimeout: config.requestTimeoutMs,
+    // An idle socket (no byte either way: a client that stopped reading) is closed after this; live
+    // event streams send a heartbeat more often. Idle keep-alive connections close sooner.
+    connectionTimeout: Math.max(120_000, 2 * config.eventsHeartbeatMs, 2 * config.requestTimeoutMs),
+    keepAliveTimeout: 72_000,
+    ...(opts.https
+      ? { https: { ...opts.https, ...serverLimits(config), minVersion: 'TLSv1.3' as const } }
+      : { http: serverLimits(config) }),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler());
@@ -149,7 +180,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   }
   await app.register(
     async (api) => {
-      await api.register(authRoutes, { services });
+      await api.register(authRoutes, { services, signupVerifyEmail: config.signupVerifyEmail });
       await api.register(userRoutes, { services });
       await api.register(projectRoutes, { services });
       await api.register(taskRoutes, { services });

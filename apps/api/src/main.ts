@@ -1,5 +1,4 @@
 // Starts the Taskman API: reads the configuration, opens and migrates the database, listens.
-import { readFileSync } from 'node:fs';
 import {
   createCore,
   exitOnUnexpectedRejections,
@@ -9,7 +8,7 @@ import {
   startJobWorker,
 } from '@taskman/core';
 import pino from 'pino';
-import { buildApp } from './app';
+import { buildApp, readTlsFiles } from './app';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -17,9 +16,8 @@ async function main(): Promise<void> {
   // One logger for the core (cache warnings, …) and Fastify (requests).
   const logger = pino(loggerOptions(config));
   const core = await createCore(config, { log: logger });
-  const https = config.tlsCertFile
-    ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile!) }
-    : null;
+  // HTTPS (TLS 1.3 only) when TLS_CERT_FILE and TLS_KEY_FILE are set.
+  const https = readTlsFiles(config);
   const app = await buildApp({ core, https, loggerInstance: logger });
   // Embedded mode (and any deployment without Redis) runs the jobs here; cluster mode in apps/worker.
   const worker = config.jobsInProcess ? startJobWorker(core) : undefined;

@@ -399,6 +399,13 @@ function closedPort(): Promise<number> {
   });
 }
 
+/** Hides (or shows again, with '') the toasts, through the CSSOM. */
+function toastsVisibility(page: Page, visibility: string): Promise<void> {
+  return page.locator('.toasts').evaluateAll((els, v) => {
+    for (const el of els) (el as HTMLElement).style.visibility = v;
+  }, visibility);
+}
+
 /**
  * A picture of one element, whole: the page scrolls inside `.content`, so a section taller than
  * the window is shot in a window made tall enough (same width, so the same layout).
@@ -411,12 +418,12 @@ async function shoot(target: Locator, name: string): Promise<void> {
     await page.setViewportSize({ width: size.width, height: Math.ceil(box.height) + 160 });
   try {
     await target.scrollIntoViewIfNeeded();
-    // Toasts float over whatever is behind them: not part of the section's picture.
-    await target.screenshot({
-      path: path.join(shots, `${name}.png`),
-      style: '.toasts { visibility: hidden }',
-    });
+    // Toasts float over whatever is behind them: not part of the section's picture. (Hidden through
+    // the CSSOM: the screenshot's `style` option adds a <style> element, which the app's CSP refuses.)
+    await toastsVisibility(page, 'hidden');
+    await target.screenshot({ path: path.join(shots, `${name}.png`) });
   } finally {
+    await toastsVisibility(page, '');
     await page.setViewportSize(size);
   }
 }

@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { JobsOverview } from '../routes/admin/admin.schema';
+import { AuditEntry } from '../routes/admin/audit.schema';
 import { DashboardSchema } from '../routes/admin/dashboard.schema';
 import { ApiKey, CreatedApiKey } from '../routes/api-keys/api-key.schema';
 import { Session } from '../routes/auth/auth.schema';
@@ -21,6 +22,9 @@ import {
 } from '../routes/webhooks/webhook.schema';
 import { ErrorBody } from '../schemas/common';
 
+/** The hash of the inline <style> of Swagger UI's default logo (.logo_small_svg__cls-2{fill:#fff}…). */
+const SWAGGER_LOGO_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='";
+
 /** Operations whose JSON body is optional (path as in the document, method). */
 const OPTIONAL_BODY: [string, string][] = [['/api/v1/webhooks/{id}/rotate-secret', 'post']];
 
@@ -38,6 +42,7 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
     Task,
     JobsOverview,
     DashboardSchema,
+    AuditEntry,
     ApiKey,
     CreatedApiKey,
     Webhook,
@@ -114,6 +119,15 @@ export default fp(async function openapi(app: FastifyInstance, opts: { appUrl: s
     routePrefix: '/docs',
     uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: true, tryItOutEnabled: true },
     staticCSP: true,
+    // Swagger UI's policy, adjusted: its top bar first renders Swagger's logo, an SVG with an inline
+    // <style> (replaced by ours at once), allowed by its hash; and no upgrade-insecure-requests,
+    // which over plain HTTP (other than localhost) would send the page's own files to https:// and
+    // break it.
+    transformStaticCSP: (header) =>
+      header
+        .replace(/style-src 'self' https:/, `style-src 'self' https: ${SWAGGER_LOGO_STYLE}`)
+        .replace(/\s*upgrade-insecure-requests;?/, '')
+        .replace(/\s+;/g, ';'),
     theme: { title: 'Taskman API' },
     logo: {
       type: 'image/svg+xml',

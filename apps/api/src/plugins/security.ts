@@ -5,6 +5,7 @@ import { type Core, cacheKeys } from '@taskman/core';
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { bearerToken } from './auth';
+import { QUEUE_BOARD_PATH } from './queue-board';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,17 +24,80 @@ function attemptedEmail(request: FastifyRequest): string {
   return decoded.slice(0, Math.max(0, decoded.indexOf(':')));
 }
 
+/**
+ * The Content-Security-Policy of everything that is not a page: JSON, CSV, iCalendar, metrics. Nothing
+ * may load from it, and nothing may frame it.
+ */
+export const API_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+/**
+ * The web app's policy (its index.html for every client route, its files and its service worker,
+ * see web-app.ts): its own scripts, styles, images, manifest and worker only; the API and the live
+ * event stream on the same origin. No inline script (index.html has none: the build emits files,
+ * and the service worker is registered from one). Inline style *attributes* in the markup are refused
+ * too; React's `style={…}` is set through the CSSOM, which a policy does not restrict.
+ */
+export const WEB_APP_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "manifest-src 'self'",
+  "worker-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/**
+ * Bull Board (/admin/queues, cluster mode) is a third-party page: its loading screen has inline
+ * styles and it loads its fonts from Google Fonts. Its scripts are its own files.
+ */
+export const QUEUE_BOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline' https://fonts.googleapis.com",
+  "font-src 'self' https://fonts.gstatic.com",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** One year, subdomains included; sent on HTTPS responses only (a browser ignores it over HTTP). */
+export const HSTS = 'max-age=31536000; includeSubDomains';
+
 /** Security headers, CORS for the configured origins only, and the gateway's rate limiter. */
 export default fp(async function security(app: FastifyInstance, opts: { core: Core }) {
   const { config, services, metrics, redis } = opts.core;
   await app.register(helmet, {
-    // The API serves JSON; the interactive docs set their own policy (see openapi.ts).
+    // Set below: the API's policy on every response, Bull Board's on its pages; the web app
+    // (web-app.ts) and /docs (openapi.ts, Swagger UI's) replace it with their own.
     contentSecurityPolicy: false,
-    hsts: config.tlsCertFile ? { maxAge: 31_536_000 } : false,
+    xFrameOptions: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+    // Set below, by the request's protocol rather than by the configuration.
+    strictTransportSecurity: false,
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    // HTTPS here (TLS_CERT_FILE), or at a trusted proxy that says so (TRUST_PROXY, X-Forwarded-Proto).
+    if (request.protocol === 'https') reply.header('strict-transport-security', HSTS);
+    reply.header(
+      'content-security-policy',
+      request.url.startsWith(QUEUE_BOARD_PATH) ? QUEUE_BOARD_CSP : API_CSP,
+    );
   });
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
-      origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
+      // '*': any origin, literally (never with credentials: the API takes bearer tokens, not cookies).
+      origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
+      credentials: false,
       methods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE'],
       allowedHeaders: [
         'Authorization',
