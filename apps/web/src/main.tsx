@@ -6,13 +6,15 @@ import { createBrowserRouter, Navigate, RouterProvider, useParams } from 'react-
 import { AppShell } from './components/AppShell';
 import { RequireSession } from './components/RequireSession';
 import { SessionProvider } from './lib/session';
-import { LoginPage, SignupPage } from './pages/AuthPages';
+import { AuditPage } from './pages/AuditPage';
+import { LoginPage, SignupPage, VerifyEmailPage } from './pages/AuthPages';
 import { CalendarPage } from './pages/CalendarPage';
 import { OperationsPage } from './pages/OperationsPage';
 import { ProjectsPage } from './pages/ProjectsPage';
 import { ReportsPage } from './pages/ReportsPage';
 import { SettingsPage } from './pages/SettingsPage';
 import { TasksPage } from './pages/TasksPage';
+import { UsersPage } from './pages/UsersPage';
 import './styles.css';
 
 const queryClient = new QueryClient({
@@ -35,6 +37,7 @@ function OpenTask() {
 const router = createBrowserRouter([
   { path: '/login', element: <LoginPage /> },
   { path: '/signup', element: <SignupPage /> },
+  { path: '/verify-email', element: <VerifyEmailPage /> },
   {
     element: (
       <RequireSession>
@@ -55,8 +58,11 @@ const router = createBrowserRouter([
       { path: '/calendar', element: <CalendarPage /> },
       { path: '/reports', element: <ReportsPage /> },
       { path: '/settings', element: <SettingsPage /> },
-      // Admins only (the page says so to others).
+      // Admins only (the pages say so to others). Users and the audit log are not under /admin/:
+      // the server keeps that path for itself (Bull Board), so a reload there would not get the app.
       { path: '/admin', element: <OperationsPage /> },
+      { path: '/users', element: <UsersPage /> },
+      { path: '/audit', element: <AuditPage /> },
       { path: '*', element: <Navigate to="/today" replace /> },
     ],
   },

@@ -107,9 +107,17 @@ export function AppShell() {
         ))}
         <div className="spacer" />
         {admin && (
-          <NavLink to="/admin" className="nav-link">
-            Operations
-          </NavLink>
+          <>
+            <NavLink to="/admin" className="nav-link">
+              Operations
+            </NavLink>
+            <NavLink to="/users" className="nav-link">
+              Users
+            </NavLink>
+            <NavLink to="/audit" className="nav-link">
+              Audit log
+            </NavLink>
+          </>
         )}
         <NavLink to="/settings" className="nav-link">
           Settings

@@ -1,12 +1,13 @@
 import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
 
-/** Copies text: the Clipboard API where allowed, else the selection of the given input. */
-async function copyText(text: string, input: HTMLInputElement | null): Promise<boolean> {
+/** Copies text: the Clipboard API where allowed, else the selection of the given input (if any). */
+export async function copyText(text: string, input: HTMLInputElement | null): Promise<boolean> {
   try {
     await navigator.clipboard.writeText(text);
     return true;
   } catch {
-    input?.select();
+    if (!input) return false;
+    input.select();
     return document.execCommand?.('copy') ?? false;
   }
 }

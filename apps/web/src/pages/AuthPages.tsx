@@ -1,5 +1,5 @@
 import { type Session, TaskmanError, unwrap } from '@taskman/sdk';
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
 import { api, fieldError, messageOf } from '../lib/api';
 import { useSession } from '../lib/session';
@@ -9,30 +9,46 @@ function safeNext(next: string | null): string {
   return next?.startsWith('/') && !next.startsWith('//') ? next : '/today';
 }
 
-/** A form that opens a session (log in, sign up): busy and error states, then on to `next`. */
+/** A sign-up waiting for its email address to be confirmed (the server mails a link). */
+interface Pending {
+  status: 'confirmation_sent';
+  email: string;
+  message: string;
+}
+
+/**
+ * A form that opens a session (log in, sign up): busy and error states, then on to `next` — or,
+ * when the server confirms email addresses first, the address the link went to.
+ */
 function useSessionForm(
   next: string,
-  request: (form: FormData) => Promise<{ data?: { data: Session }; error?: unknown; response: Response }>,
+  request: (
+    form: FormData,
+  ) => Promise<{ data?: { data: Session | Pending }; error?: unknown; response: Response }>,
 ) {
   const { signIn } = useSession();
   const navigate = useNavigate();
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
+  const [pending, setPending] = useState<Pending>();
   async function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
     setBusy(true);
     setError(undefined);
     try {
-      signIn(await unwrap(request(form)));
-      navigate(next, { replace: true });
+      const result = await unwrap(request(form));
+      if ('token' in result) {
+        signIn(result);
+        navigate(next, { replace: true });
+      } else setPending(result);
     } catch (err) {
       setError(err);
     } finally {
       setBusy(false);
     }
   }
-  return { error, busy, submit };
+  return { error, busy, submit, pending };
 }
 
 export function LoginPage() {
@@ -86,7 +102,7 @@ export function LoginPage() {
 export function SignupPage() {
   const { session } = useSession();
   const [params] = useSearchParams();
-  const { error, busy, submit } = useSessionForm(safeNext(params.get('next')), (form) =>
+  const { error, busy, submit, pending } = useSessionForm(safeNext(params.get('next')), (form) =>
     api.POST('/api/v1/auth/register', {
       body: {
         name: String(form.get('name')),
@@ -97,6 +113,29 @@ export function SignupPage() {
     }),
   );
   if (session) return <Navigate to="/today" replace />;
+  if (pending) {
+    return (
+      <main className="auth">
+        <section className="card stack" aria-labelledby="inbox-title">
+          <div className="brand" aria-hidden="true">
+            <img src="/favicon.svg" alt="" width={28} height={28} /> Taskman
+          </div>
+          <h1 id="inbox-title">Check your inbox</h1>
+          <p role="status">
+            We sent a link to <strong>{pending.email}</strong>. Open it within 24 hours to finish creating
+            your account.
+          </p>
+          <p className="muted">
+            No mail? Check the spam folder, or{' '}
+            <Link to="/signup" reloadDocument>
+              sign up again
+            </Link>
+            . Already have an account? <Link to="/login">Log in</Link>
+          </p>
+        </section>
+      </main>
+    );
+  }
 
   const fe = (f: string) => fieldError(error, f);
   const fieldErrors = error instanceof TaskmanError && error.details.length > 0;
@@ -152,6 +191,52 @@ export function SignupPage() {
           Already have an account? <Link to="/login">Log in</Link>
         </p>
       </form>
+    </main>
+  );
+}
+
+/** Where the confirmation mail's link leads: creates the account and signs in. */
+export function VerifyEmailPage() {
+  const { session, signIn } = useSession();
+  const navigate = useNavigate();
+  const [error, setError] = useState<unknown>();
+  const started = useRef(false);
+  useEffect(() => {
+    if (started.current) return;
+    started.current = true;
+    // The token is in the fragment, which browsers never send to a server.
+    const token = new URLSearchParams(window.location.hash.slice(1)).get('token') ?? '';
+    window.history.replaceState(null, '', window.location.pathname);
+    unwrap(api.POST('/api/v1/auth/verify-email', { body: { token } }))
+      .then((s) => {
+        signIn(s);
+        navigate('/today', { replace: true });
+      })
+      .catch(setError);
+  }, [signIn, navigate]);
+  if (session && error === undefined) return <Navigate to="/today" replace />;
+  return (
+    <main className="auth">
+      <section className="card stack" aria-labelledby="verify-title" aria-busy={error === undefined}>
+        <div className="brand" aria-hidden="true">
+          <img src="/favicon.svg" alt="" width={28} height={28} /> Taskman
+        </div>
+        <h1 id="verify-title">
+          {error === undefined ? 'Confirming your email…' : 'This link does not work'}
+        </h1>
+        {error !== undefined && (
+          <>
+            <p className="form-error" role="alert">
+              {error instanceof TaskmanError && error.status === 400
+                ? 'It is invalid, was used already, or is more than 24 hours old.'
+                : messageOf(error)}
+            </p>
+            <p className="muted">
+              <Link to="/signup">Sign up again</Link> or <Link to="/login">log in</Link>.
+            </p>
+          </>
+        )}
+      </section>
     </main>
   );
 }

@@ -1,5 +1,6 @@
 import { type CSSProperties, type ReactNode, useState } from 'react';
 import { Link } from 'react-router';
+import { AdminsOnly } from '../components/AdminsOnly';
 import { DayChart } from '../components/DayChart';
 import { messageOf } from '../lib/api';
 import {
@@ -52,7 +53,12 @@ export function OperationsPage() {
       </section>
     );
   if (!admin || isForbidden(dashboard.error))
-    return <AdminsOnly reason={admin ? messageOf(dashboard.error) : undefined} />;
+    return (
+      <AdminsOnly title="Operations" reason={admin ? messageOf(dashboard.error) : undefined}>
+        The operations dashboard is for the administrators of this Taskman. Ask one of them if you need to see
+        it.
+      </AdminsOnly>
+    );
 
   const data = dashboard.data;
   const refresh = async () => {
@@ -69,9 +75,17 @@ export function OperationsPage() {
     <section className="content ops" aria-labelledby="ops-title">
       <div className="page-head">
         <h1 id="ops-title">Operations</h1>
-        <button type="button" className="btn" onClick={refresh}>
-          <RefreshIcon spinning={dashboard.isFetching} /> Refresh
-        </button>
+        <div className="row wrap">
+          <Link to="/users" className="btn">
+            Users
+          </Link>
+          <Link to="/audit" className="btn">
+            Audit log
+          </Link>
+          <button type="button" className="btn" onClick={refresh}>
+            <RefreshIcon spinning={dashboard.isFetching} /> Refresh
+          </button>
+        </div>
       </div>
       <p className="muted page-sub">
         <span>Every API and worker process{data ? `, ${windowText(data.window_seconds)}` : ''}</span>
@@ -132,36 +146,6 @@ export function OperationsPage() {
 /** "traffic over the last 5 min" (less just after a start). */
 function windowText(seconds: number): string {
   return `traffic over the last ${duration(seconds)}`;
-}
-
-/** Not for this user: said plainly, with a way back. */
-function AdminsOnly({ reason }: { reason: string | undefined }) {
-  return (
-    <section className="content ops" aria-labelledby="ops-title">
-      <div className="page-head">
-        <h1 id="ops-title">Operations</h1>
-      </div>
-      <div className="empty empty-compact ops-denied">
-        <LockIcon />
-        <h2 className="report-empty-title">Admins only</h2>
-        {reason ? (
-          // An admin the server still refuses: from an address ADMIN_IP_ALLOWLIST leaves out, or no
-          // longer an admin. Its words say which.
-          <p>{reason.replace(/\.?$/, '.')}</p>
-        ) : (
-          <p>
-            The operations dashboard is for the administrators of this Taskman. Ask one of them if you need to
-            see it.
-          </p>
-        )}
-        <div className="row wrap center">
-          <Link to="/today" className="btn btn-primary">
-            Go to Today
-          </Link>
-        </div>
-      </div>
-    </section>
-  );
 }
 
 function HealthBadge({ status }: { status: HealthStatus }) {
@@ -524,24 +508,6 @@ function RefreshIcon({ spinning }: { spinning: boolean }) {
         strokeLinecap="round"
         strokeLinejoin="round"
       />
-    </svg>
-  );
-}
-
-function LockIcon() {
-  return (
-    <svg className="ops-lock" width="28" height="28" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
-      <rect
-        x="5"
-        y="10.5"
-        width="14"
-        height="10"
-        rx="2"
-        fill="none"
-        stroke="currentColor"
-        strokeWidth="1.6"
-      />
-      <path d="M8 10.5V7.5a4 4 0 0 1 8 0v3" fill="none" stroke="currentColor" strokeWidth="1.6" />
     </svg>
   );
 }

@@ -2,6 +2,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { expectOk, unwrap } from '@taskman/sdk';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { useLocation } from 'react-router';
+import { ActivitySection } from '../components/ActivitySection';
 import { ApiKeysSection } from '../components/ApiKeysSection';
 import { CalDavSection } from '../components/CalDavSection';
 import { CalendarFeedSection } from '../components/CalendarFeedSection';
@@ -179,6 +180,7 @@ export function SettingsPage() {
         </button>
       </form>
 
+      <ActivitySection user={user} />
       <WeeklyReportSection user={user} />
       <CalendarFeedSection />
       <CalDavSection />
