@@ -14,6 +14,16 @@ const ENGINE_AGNOSTIC_API = [
   'apps/api/test/rate-limit.test.ts',
   'apps/api/test/caldav-sync.test.ts',
   'apps/api/test/deploy-config.test.ts',
+  'apps/api/test/transport.test.ts',
+  // OWASP API Top 10: the groups that attack the HTTP layer, the outbound guards and the
+  // configuration (API1, API2, API3 and the hostile-JSON property test run on both engines).
+  'apps/api/test/owasp/api4-resource-consumption.test.ts',
+  'apps/api/test/owasp/api5-bfla.test.ts',
+  'apps/api/test/owasp/api6-business-flows.test.ts',
+  'apps/api/test/owasp/api7-ssrf.test.ts',
+  'apps/api/test/owasp/api8-misconfiguration.test.ts',
+  'apps/api/test/owasp/api9-inventory.test.ts',
+  'apps/api/test/owasp/api10-unsafe-consumption.test.ts',
 ];
 
 /**
@@ -40,6 +50,8 @@ export const SERIAL = [
     'outbox',
     'revocation',
     'revocation-purge',
+    'secrets-at-rest',
+    'backup',
   ].map((name) => `apps/api/test/${name}.test.ts`),
 ];
 const phase = process.env.TEST_PHASE;

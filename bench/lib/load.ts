@@ -11,6 +11,7 @@ export interface LoadResult {
   seconds: number;
   /** Latency percentiles of 2xx responses, in milliseconds (from every response, not a histogram). */
   p50: number;
+  p95: number;
   p975: number;
   p99: number;
   mean: number;
@@ -22,11 +23,23 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[i]!;
 }
 
-/** `connections` keep-alive connections for `seconds`, each request to the next path in turn. */
+/** What one request sends, when it is not a GET of the next path (`request`, below). */
+export interface RequestSpec {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * `connections` keep-alive connections for `seconds`, each request to the next path in turn, or
+ * the n-th request as `request(n)` says (e.g. another user's token each time).
+ */
 export async function load(opts: {
   url: string;
   paths: string[];
   headers?: Record<string, string>;
+  request?: (n: number) => RequestSpec;
   connections: number;
   seconds: number;
 }): Promise<LoadResult> {
@@ -43,7 +56,16 @@ export async function load(opts: {
       {
         method: 'GET',
         setupRequest: (request) => {
-          request.path = opts.paths[next++ % opts.paths.length]!;
+          const n = next++;
+          if (!opts.request) {
+            request.path = opts.paths[n % opts.paths.length]!;
+            return request;
+          }
+          const spec = opts.request(n);
+          request.method = spec.method;
+          request.path = spec.path;
+          request.headers = { ...request.headers, ...spec.headers };
+          if (spec.body !== undefined) request.body = spec.body;
           return request;
         },
       },
@@ -64,6 +86,7 @@ export async function load(opts: {
     timeouts: result.timeouts,
     seconds: result.duration,
     p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
     p975: percentile(sorted, 97.5),
     p99: percentile(sorted, 99),
     mean: samples.length ? sum / samples.length : Number.NaN,

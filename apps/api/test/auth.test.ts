@@ -300,7 +300,7 @@ describe('POST /auth/register', () => {
   });
 
   it.each([
-    ['8 bytes', 'abcdefgh'],
+    ['8 bytes', 'k9#mZq!w'],
     ['72 bytes', 'a'.repeat(72)],
     ['36 two-byte characters (72 bytes)', 'é'.repeat(36)],
     ['7 characters of 8 bytes', 'éabcdef'],
@@ -447,11 +447,13 @@ describe('access tokens (JWT)', () => {
   });
   afterAll(() => t.close());
 
-  it('are HS256 with sub, a unique jti and exp 24 h after iat', async () => {
+  it('are HS256 with iss, aud, sub, a unique jti and exp 24 h after iat', async () => {
     const res = await login(t.app, annEmail, ann.password);
     const session = expectSession(res, 200);
     const { header, payload } = decodeJwt(session.token);
     expect(header.alg).toBe('HS256');
+    expect(payload.iss).toBe('taskman');
+    expect(payload.aud).toBe('taskman-api');
     expect(payload.sub).toBe(ann.user.id);
     expect(payload.jti).toMatch(UUID);
     expect(Number.isInteger(payload.iat)).toBe(true);
@@ -485,6 +487,8 @@ describe('access tokens (JWT)', () => {
   it('accepts a token signed here with the right claims (the control for the forgeries below)', async () => {
     const { sep } = decodeJwt(ann.token!).payload;
     const token = signToken({
+      iss: 'taskman',
+      aud: 'taskman-api',
       sub: ann.user.id,
       jti: randomUUID(),
       sep,
@@ -497,6 +501,8 @@ describe('access tokens (JWT)', () => {
   });
 
   const claimsOf = (over: Record<string, unknown> = {}) => ({
+    iss: 'taskman',
+    aud: 'taskman-api',
     sub: ann.user.id,
     jti: randomUUID(),
     sep: decodeJwt(ann.token!).payload.sep,
@@ -578,6 +584,23 @@ describe('access tokens (JWT)', () => {
         return `Bearer ${signToken(claims)}`;
       },
     ],
+    [
+      'a token without iss',
+      () => {
+        const { iss: _iss, ...claims } = claimsOf();
+        return `Bearer ${signToken(claims)}`;
+      },
+    ],
+    [
+      'a token without aud',
+      () => {
+        const { aud: _aud, ...claims } = claimsOf();
+        return `Bearer ${signToken(claims)}`;
+      },
+    ],
+    ['a token from another issuer', () => `Bearer ${signToken(claimsOf({ iss: 'https://evil.example' }))}`],
+    ['a token for another audience', () => `Bearer ${signToken(claimsOf({ aud: 'other-service' }))}`],
+    ['a token for several audiences', () => `Bearer ${signToken(claimsOf({ aud: ['other', 'more'] }))}`],
     ['a token for a user that does not exist', () => `Bearer ${signToken(claimsOf({ sub: randomUUID() }))}`],
     ['a token whose sub is not a UUID', () => `Bearer ${signToken(claimsOf({ sub: 'admin' }))}`],
     ['a token whose jti is not a UUID', () => `Bearer ${signToken(claimsOf({ jti: 'not-a-uuid' }))}`],

@@ -210,7 +210,7 @@ describe.skipIf(testDb !== 'postgres')(
       const reg = await fetch(`${a.url}/api/v1/auth/register`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: 'sse@example.com', password: 'password123', name: 'Sse' }),
+        body: JSON.stringify({ email: 'sse@example.com', password: 'lantern-orchid-42', name: 'Sse' }),
       });
       const token = ((await reg.json()) as { data: { token: string } }).data.token;
       const s = await openStream(b.url, token);

@@ -1,5 +1,4 @@
 // Inputs found by review and by trying the product: each once broke a rule of the contract.
-import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app';
 import { Client, expectError, signUp } from './helpers/client';
@@ -24,7 +23,7 @@ describe('hardening', () => {
     const reg = await new Client(t.app).request(
       'POST',
       '/api/v1/auth/register',
-      '{"email":"nul@example.com","password":"password123","name":"N\\u0000ul"}',
+      '{"email":"nul@example.com","password":"lantern-orchid-42","name":"N\\u0000ul"}',
       { 'content-type': 'application/json' },
     );
     expectError(reg, 400, 'VALIDATION_ERROR');
@@ -102,7 +101,7 @@ describe('hardening', () => {
   });
 
   it('logs a failed query without its parameters (no emails, no password hashes)', async () => {
-    await t.core.database.db.execute(sql`alter table users rename column name to name_gone`);
+    await t.db.asOwner('alter table users rename column name to name_gone');
     try {
       const res = await new Client(t.app).post('/api/v1/auth/register', {
         email: 'leak-check@example.com',
@@ -111,7 +110,7 @@ describe('hardening', () => {
       });
       expect(res.status).toBe(500);
     } finally {
-      await t.core.database.db.execute(sql`alter table users rename column name_gone to name`);
+      await t.db.asOwner('alter table users rename column name_gone to name');
     }
     const log = lines.join('\n');
     expect(log).toContain('request failed');

@@ -197,7 +197,7 @@ describe.skipIf(testDb !== 'postgres')(
     it('a repeat on process B while the first runs on process A waits for it and gets its answer', async () => {
       const reg = await call(a.url, 'POST', '/api/v1/auth/register', '', {
         email: 'idem@example.com',
-        password: 'password123',
+        password: 'lantern-orchid-42',
         name: 'Idem',
       });
       const token = reg.body.data.token as string;

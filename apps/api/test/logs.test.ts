@@ -1,5 +1,4 @@
 // The request log: one JSON line per request, with ids and timings, and never a credential.
-import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app';
 import { Client, signUp } from './helpers/client';
@@ -122,14 +121,14 @@ describe('request log', () => {
   it('logs a failure without a stack trace and answers without one', async () => {
     const ann = await signUp(t.app);
     // Break the schema under the running app so the next task query fails inside the database.
-    await t.core.database.db.execute(sql`alter table tasks rename column title to title_gone`);
+    await t.db.asOwner('alter table tasks rename column title to title_gone');
     try {
       const res = await ann.get('/api/v1/tasks', { 'x-request-id': 'broken-1' });
       expect(res.status).toBe(500);
       expect(res.body.error.code).toBe('INTERNAL');
       expect(res.raw).not.toMatch(/title_gone|select|\.ts:\d+/i);
     } finally {
-      await t.core.database.db.execute(sql`alter table tasks rename column title_gone to title`);
+      await t.db.asOwner('alter table tasks rename column title_gone to title');
     }
     const failure = records().filter((r) => r.reqId === 'broken-1');
     expect(failure.some((r) => r.level === 50 && (r.err as { message?: string })?.message)).toBe(true);

@@ -7,6 +7,7 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'options', 'head'] as 
 const PUBLIC_API = new Set([
   'post /api/v1/auth/register',
   'post /api/v1/auth/login',
+  'post /api/v1/auth/verify-email',
   'get /api/v1/calendar/feed/{file}',
 ]);
 /** POST routes that take no body by design. */
@@ -219,7 +220,7 @@ describe('openapi document', () => {
     }
   });
 
-  it('protected operations require bearerAuth; register and login do not', () => {
+  it('protected operations require bearerAuth; register, verify-email and login do not', () => {
     for (const { key, op } of apiOps) {
       if (PUBLIC_API.has(key)) {
         expect(op.security ?? [], key).toEqual([]);

@@ -113,15 +113,14 @@ describe('outbox', () => {
   });
 
   it('is one transaction with the change: if the event cannot be written, the change is not made', async () => {
-    const db = t.core.database.db;
     const id = (await ann.post('/api/v1/tasks', { title: 'Atomic' })).body.data.id;
-    await db.execute(sql`alter table outbox_events add constraint outbox_refuses check (false) not valid`);
+    await t.db.asOwner('alter table outbox_events add constraint outbox_refuses check (false) not valid');
     try {
       expect((await ann.post('/api/v1/tasks', { title: 'Never stored' })).status).toBe(500);
       expect((await ann.patch(`/api/v1/tasks/${id}`, { title: 'Never renamed' })).status).toBe(500);
       expect((await ann.delete(`/api/v1/tasks/${id}`)).status).toBe(500);
     } finally {
-      await db.execute(sql`alter table outbox_events drop constraint outbox_refuses`);
+      await t.db.asOwner('alter table outbox_events drop constraint outbox_refuses');
     }
     expect((await ann.get('/api/v1/tasks?q=never')).body.meta.total).toBe(0);
     const task = (await ann.get(`/api/v1/tasks/${id}`)).body.data;

@@ -47,7 +47,7 @@ describe(`the API process (${testDb})`, { timeout: 180_000 }, () => {
 
     const reg = await json(`${api.url}/api/v1/auth/register`, {
       method: 'POST',
-      body: JSON.stringify({ email: 'proc@example.com', password: 'password123', name: 'Proc' }),
+      body: JSON.stringify({ email: 'proc@example.com', password: 'lantern-orchid-42', name: 'Proc' }),
     });
     expect(reg.status).toBe(201);
     const token = reg.body.data.token as string;
@@ -76,7 +76,7 @@ describe(`the API process (${testDb})`, { timeout: 180_000 }, () => {
       expect(got.body.data.title).toBe('Survive');
       login = await json(`${api.url}/api/v1/auth/login`, {
         method: 'POST',
-        body: JSON.stringify({ email: 'proc@example.com', password: 'password123' }),
+        body: JSON.stringify({ email: 'proc@example.com', password: 'lantern-orchid-42' }),
       });
       expect(login.status).toBe(200);
 
@@ -102,7 +102,7 @@ describe(`the API process (${testDb})`, { timeout: 180_000 }, () => {
     const { port } = new URL(api.url);
     const body = JSON.stringify({
       email: 'inflight@example.com',
-      password: 'password123',
+      password: 'lantern-orchid-42',
       name: 'In Flight',
     });
     const socket = net.connect(Number(port), '127.0.0.1');

@@ -18,6 +18,12 @@ export interface Config {
   databaseUrl: string | undefined;
   databaseReplicaUrl: string | undefined;
   databasePoolMax: number;
+  /**
+   * The role the application's queries run as (SET ROLE after migrating), so that row-level
+   * security applies to them: taskman_app by default; '' keeps the login role (one that is itself
+   * restricted, a member of taskman_app).
+   */
+  databaseAppRole: string;
   redisUrl: string | undefined;
   /** Prepended to every Redis key, so several deployments (or test runs) can share one Redis. */
   redisKeyPrefix: string;
@@ -51,6 +57,8 @@ export interface Config {
   jwtExpiresInSeconds: number;
   appUrl: string;
   smtpUrl: string | undefined;
+  /** Sign-ups confirm their email address by a link before the account exists (no enumeration). */
+  signupVerifyEmail: boolean;
   mailFrom: string;
   corsOrigins: string[];
   rateLimitMax: number;
@@ -62,11 +70,17 @@ export interface Config {
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   encryptionKey: string | undefined;
+  /** Old ENCRYPTION_KEYs: they open values sealed before a key rotation, never seal new ones. */
+  encryptionKeyPrevious: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** JSON lines for machines; 'pretty' for a terminal. Unset: pretty on a terminal, else JSON. */
   logFormat: 'json' | 'pretty' | undefined;
   bcryptCost: number;
   bodyLimitBytes: number;
+  /** The whole request (headers and body) must arrive within this; a slower client is disconnected. */
+  requestTimeoutMs: number;
+  /** The largest request line and headers accepted (bytes); a larger block is answered 431. */
+  maxHeaderBytes: number;
   trustProxy: boolean;
   /** Bearer token /metrics asks for; unset: open (keep it on a private network or behind the proxy). */
   metricsToken: string | undefined;
@@ -159,6 +173,16 @@ function durations(env: Env, name: string, def: string): number[] {
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
+/** DATABASE_APP_ROLE: unset means taskman_app; set but empty means no switch. */
+function databaseAppRole(env: Env): string {
+  const raw = env.DATABASE_APP_ROLE;
+  if (raw === undefined) return 'taskman_app';
+  const role = raw.trim();
+  if (role !== '' && !/^[a-z_][a-z0-9_$]{0,62}$/.test(role))
+    fail('DATABASE_APP_ROLE', 'must be a role name (lower-case letters, digits, _ and $), or empty', raw);
+  return role;
+}
+
 // `memory://` keeps everything in memory (a throw-away demo or test); anything else is a folder.
 const dataDirOf = (raw: string): string => (raw.startsWith('memory://') ? raw : path.resolve(raw));
 
@@ -211,6 +235,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (encryptionKey !== undefined && !/^[0-9a-f]{64}$/i.test(encryptionKey)) {
     fail('ENCRYPTION_KEY', 'must be 64 hexadecimal characters (32 bytes)');
   }
+  const encryptionKeyPrevious = list(env, 'ENCRYPTION_KEY_PREVIOUS');
+  if (encryptionKeyPrevious.some((k) => !/^[0-9a-f]{64}$/i.test(k))) {
+    fail('ENCRYPTION_KEY_PREVIOUS', 'must be a comma-separated list of keys of 64 hexadecimal characters');
+  }
 
   const cleanupSchedule = str(env, 'CLEANUP_SCHEDULE') ?? '0 3 * * *';
   try {
@@ -231,6 +259,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     databaseReplicaUrl,
     databasePoolMax: int(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
+    databaseAppRole: databaseAppRole(env),
     redisUrl,
     redisKeyPrefix: str(env, 'REDIS_KEY_PREFIX') ?? '',
     cacheEnabled: bool(env, 'CACHE_ENABLED', true),
@@ -253,6 +282,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtExpiresInSeconds: int(env, 'JWT_EXPIRES_IN', 86_400, 60, 31 * 86_400),
     appUrl: appUrl.replace(/\/$/, ''),
     smtpUrl: url(env, 'SMTP_URL', ['smtp', 'smtps']),
+    signupVerifyEmail: bool(env, 'SIGNUP_VERIFY_EMAIL', str(env, 'SMTP_URL') !== undefined),
     mailFrom: str(env, 'MAIL_FROM') ?? 'Taskman <taskman@localhost>',
     corsOrigins,
     rateLimitMax: int(env, 'RATE_LIMIT_MAX', 100, 1, 1_000_000),
@@ -263,6 +293,7 @@ export function loadConfig(env: Env = process.env): Config {
     tlsCertFile,
     tlsKeyFile,
     encryptionKey,
+    encryptionKeyPrevious,
     logLevel: oneOf(
       env,
       'LOG_LEVEL',
@@ -275,6 +306,8 @@ export function loadConfig(env: Env = process.env): Config {
         : oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     bcryptCost,
     bodyLimitBytes: int(env, 'BODY_LIMIT', 1_048_576, 1024, 100 * 1_048_576),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000),
+    maxHeaderBytes: int(env, 'MAX_HEADER_BYTES', 16_384, 1024, 1_048_576),
     trustProxy: bool(env, 'TRUST_PROXY', false),
     metricsToken: str(env, 'METRICS_TOKEN'),
     metricsPort: int(env, 'METRICS_PORT', 0, 0, 65535),

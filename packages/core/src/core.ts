@@ -36,21 +36,26 @@ import {
 } from './metrics/metrics';
 import { ProcessSampler } from './metrics/sampler';
 import { ApiKeyRepository } from './repositories/api-key.repository';
+import { AuditRepository } from './repositories/audit.repository';
 import { CalendarRepository } from './repositories/calendar.repository';
 import { CalendarConnectionRepository } from './repositories/calendar-connection.repository';
 import { IdempotencyRepository } from './repositories/idempotency.repository';
 import { JobRepository } from './repositories/job.repository';
+import { LoginThrottleRepository } from './repositories/login-throttle.repository';
 import { OutboxRepository } from './repositories/outbox.repository';
 import { ProjectRepository } from './repositories/project.repository';
 import { ReminderRepository } from './repositories/reminder.repository';
 import { ReportRepository } from './repositories/report.repository';
+import { SignupRepository } from './repositories/signup.repository';
 import { SyncRepository } from './repositories/sync.repository';
 import { SystemRepository } from './repositories/system.repository';
 import { TaskRepository } from './repositories/task.repository';
 import { UserRepository } from './repositories/user.repository';
 import { WebhookRepository } from './repositories/webhook.repository';
 import { WeeklyReportRepository } from './repositories/weekly-report.repository';
+import { EMBEDDED_KEY_FILE, readPreviousKeyFile } from './secrets/key-files';
 import { ApiKeyService } from './services/api-key.service';
+import { AuditService } from './services/audit.service';
 import { AuthService } from './services/auth.service';
 import { CalendarService } from './services/calendar.service';
 import { CalendarConnectionService } from './services/calendar-connection.service';
@@ -58,8 +63,10 @@ import { DashboardService } from './services/dashboard.service';
 import { HealthService } from './services/health.service';
 import { IdempotencyService } from './services/idempotency.service';
 import { LiveEventService } from './services/live.service';
+import { LoginThrottle } from './services/login-throttle.service';
 import { ProjectService } from './services/project.service';
 import { ReportService } from './services/report.service';
+import { SignupService } from './services/signup.service';
 import { SyncService } from './services/sync.service';
 import { TaskService } from './services/task.service';
 import { TokenService } from './services/token.service';
@@ -82,6 +89,9 @@ export interface Services {
   idempotency: IdempotencyService;
   live: LiveEventService;
   dashboard: DashboardService;
+  audit: AuditService;
+  loginThrottle: LoginThrottle;
+  signups: SignupService;
 }
 
 export interface Core {
@@ -126,13 +136,19 @@ const DAY_MS = 86_400_000;
 /**
  * What seals secrets at rest: ENCRYPTION_KEY; in embedded mode a key kept in DATA_DIR (or one per
  * process in memory). With a shared database and no ENCRYPTION_KEY there is none: processes would
- * not agree on a key, so the features that need one say so.
+ * not agree on a key, so the features that need one say so. Old keys open values only:
+ * ENCRYPTION_KEY_PREVIOUS, and in embedded mode the key file's predecessors while
+ * `npm run rotate-encryption-key -- --generate` has not finished re-sealing.
  */
-function secretBoxFor(config: Config): SecretBox | undefined {
-  if (config.encryptionKey) return new SecretBox(config.encryptionKey);
+export function secretBoxFor(config: Config): SecretBox | undefined {
+  const previous = config.encryptionKeyPrevious;
+  if (config.encryptionKey) return new SecretBox(config.encryptionKey, previous);
   if (config.databaseUrl) return undefined;
   if (config.dataDir.startsWith('memory://')) return new SecretBox(randomBytes(32).toString('hex'));
-  return new SecretBox(loadOrCreateSecret(config.dataDir, 'encryption-key'));
+  return new SecretBox(loadOrCreateSecret(config.dataDir, EMBEDDED_KEY_FILE), [
+    ...readPreviousKeyFile(config.dataDir),
+    ...previous,
+  ]);
 }
 
 function jwtSecretFor(config: Config): string {
@@ -152,6 +168,8 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     }));
   try {
     if (opts.migrate !== false) await database.migrate();
+    // From here on the application's queries run as the app role, under row-level security.
+    await database.restrict(config.databaseAppRole);
   } catch (err) {
     await database.close().catch(() => {});
     throw err;
@@ -187,6 +205,8 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
   const serverSecret = jwtSecretFor(config);
   const tokens = new TokenService(serverSecret, config.jwtExpiresInSeconds);
   const hasher = new PasswordHasher(config.bcryptCost);
+  const audit = new AuditService(new AuditRepository(database.db));
+  const loginThrottle = new LoginThrottle(new LoginThrottleRepository(database.db), serverSecret, clock);
   const tasks = new TaskService(taskRepo, projectRepo, clock, taskCache, outbox, transaction, userRepo);
   const apiKeyRepo = new ApiKeyRepository(database.db);
   const apiKeys = new ApiKeyService(
@@ -197,10 +217,31 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     serverSecret,
     transaction,
     userRepo,
+    audit,
   );
-  const auth = new AuthService(userRepo, hasher, tokens, transaction, sessions, config.adminEmails, apiKeys);
+  const auth = new AuthService(
+    userRepo,
+    hasher,
+    tokens,
+    transaction,
+    sessions,
+    config.adminEmails,
+    apiKeys,
+    audit,
+    loginThrottle,
+  );
 
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, dataDir: config.dataDir });
+  const signups = new SignupService(
+    auth,
+    userRepo,
+    new SignupRepository(database.db),
+    hasher,
+    mailer,
+    clock,
+    config.appUrl,
+    log,
+  );
   const retry = { attempts: config.jobAttempts, backoffMs: config.jobBackoffMs };
   const retention = { completedRetentionMs: DAY_MS, failedRetentionMs: 30 * DAY_MS };
   const queue: JobQueue = config.redisUrl
@@ -218,7 +259,14 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
         pollMs: config.jobPollMs,
         ...retention,
       });
-  const webhookRepo = new WebhookRepository(database.db);
+  // One box for the process (in memory, each call would make another key).
+  const box = secretBoxFor(config);
+  if (!box)
+    log.warn(
+      {},
+      'ENCRYPTION_KEY is not set: new webhook signing secrets are stored in clear and CalDAV sync is off; set it on every process, then run npm run rotate-encryption-key',
+    );
+  const webhookRepo = new WebhookRepository(database.db, box);
   const reminderRepo = new ReminderRepository(database.db);
   const connectionRepo = new CalendarConnectionRepository(database.db);
   const relay = new OutboxRelay(
@@ -236,19 +284,15 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     connectionRepo,
     events,
   );
-  const users = new UserService(userRepo, auth, sessions, taskCache, apiKeys);
+  const users = new UserService(userRepo, auth, sessions, taskCache, apiKeys, audit, transaction);
   const projects = new ProjectService(projectRepo, taskRepo, transaction, taskCache, outbox);
   const reports = new ReportService(new ReportRepository(transaction), users, projects, clock);
   const sync = new SyncService(new SyncRepository(transaction, database.db), clock);
   const idempotency = new IdempotencyService(new IdempotencyRepository(database.db), clock);
-  const calendarConnections = new CalendarConnectionService(
-    connectionRepo,
-    tasks,
-    queue,
-    clock,
-    secretBoxFor(config),
-    { allowPrivate: config.caldavAllowPrivate, appUrl: config.appUrl },
-  );
+  const calendarConnections = new CalendarConnectionService(connectionRepo, tasks, queue, clock, box, {
+    allowPrivate: config.caldavAllowPrivate,
+    appUrl: config.appUrl,
+  });
   const jobs = {
     send_reminder: sendReminderHandler({
       tasks: taskRepo,
@@ -279,6 +323,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     cleanup_tasks: cleanupTasksHandler({
       tasks,
       auth,
+      signups,
       outbox,
       reminders: reminderRepo,
       webhooks: webhookRepo,
@@ -349,6 +394,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
         { allowPrivate: config.webhookAllowPrivate },
         transaction,
         userRepo,
+        audit,
       ),
       reports,
       calendarConnections,
@@ -356,6 +402,9 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       idempotency,
       live: new LiveEventService(outbox, events),
       dashboard: new DashboardService(system, health, database, queue, relay, clock, config, sampler),
+      audit,
+      loginThrottle,
+      signups,
       calendar: new CalendarService(new CalendarRepository(database.db), projectRepo, clock, config.appUrl),
     },
     async close() {

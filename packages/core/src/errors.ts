@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'GONE'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'PRECONDITION_FAILED'
+  | 'RATE_LIMITED'
   | 'UNAVAILABLE';
 
 /** Base of every error the domain raises on purpose; the API maps `code` to an HTTP status. */
@@ -60,6 +61,16 @@ export class NotFoundError extends DomainError {
 export class ConflictError extends DomainError {
   constructor(message: string) {
     super('CONFLICT', message);
+  }
+}
+
+/** Too many attempts (e.g. failed sign-ins for one account): the API answers 429 with Retry-After. */
+export class TooManyRequestsError extends DomainError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('RATE_LIMITED', message);
   }
 }
 

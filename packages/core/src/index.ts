@@ -14,7 +14,15 @@ export type { Clock } from './lib/clock';
 export { ipAllowlist } from './lib/ip-allowlist';
 export { type Log, loggerOptions, REDACT } from './lib/log';
 export { PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES } from './lib/password';
-export { currentRequestId, requestContext } from './lib/request-context';
+export {
+  currentRequest,
+  currentRequestId,
+  currentRowScope,
+  type RequestActor,
+  type RequestContext,
+  requestContext,
+  withSystemScope,
+} from './lib/request-context';
 export { exitOnUnexpectedRejections, onShutdown } from './lib/shutdown';
 export { isForbiddenAddress } from './lib/ssrf';
 export type { Mailer, MailMessage, MemoryMailer } from './mail/mailer';
@@ -35,6 +43,7 @@ export { PROJECT_SORTS, type ProjectSort } from './repositories/project.reposito
 export { TASK_SORTS, type TaskFilter, type TaskSort } from './repositories/task.repository';
 export { WebhookRepository } from './repositories/webhook.repository';
 export { API_KEY_PREFIX, hasScope, MAX_API_KEYS } from './services/api-key.service';
+export { AUDIT_ACTIONS, type AuditAction, type AuditEntry } from './services/audit.service';
 export type { Principal, RegisterInput, Session } from './services/auth.service';
 export {
   ALERT_THRESHOLDS,
@@ -45,10 +54,17 @@ export {
 } from './services/dashboard.service';
 export type { Check, Readiness } from './services/health.service';
 export { RESYNC } from './services/live.service';
+export {
+  LOGIN_FIRST_DELAY_SECONDS,
+  LOGIN_FREE_FAILURES,
+  LOGIN_MAX_DELAY_SECONDS,
+  loginDelaySeconds,
+} from './services/login-throttle.service';
 export type { ProjectInput, ProjectListQuery } from './services/project.service';
 export { MAX_REPORT_DAYS, type ProductivityReport, productivityCsv } from './services/report.service';
 export { SYNC_LIMITS, TOMBSTONE_DAYS } from './services/sync.service';
 export { quickAddInput, TASK_LIMITS, type TaskInput, type TaskListQuery } from './services/task.service';
+export { TOKEN_AUDIENCE, TOKEN_ISSUER } from './services/token.service';
 export { DEFAULT_ROTATION_OVERLAP_HOURS, MAX_WEBHOOKS } from './services/webhook.service';
 export { newWebhookSecret, signWebhook, webhookBody } from './webhooks/webhook.payload';
 export { urlProblem } from './webhooks/webhook.sender';

@@ -1,5 +1,6 @@
 import {
   type ApiKeyScope,
+  currentRequest,
   ForbiddenError,
   hasScope,
   ipAllowlist,
@@ -84,6 +85,12 @@ export default fp(async function auth(
       throw err;
     }
     checkScope(request.principal, request.routeOptions.config.scope);
+    const context = currentRequest();
+    if (context) {
+      context.actor = { userId: request.principal.userId, apiKeyId: request.principal.apiKeyId };
+      // From here on the database shows this request its caller's rows only (row-level security).
+      context.rowScope = request.principal.userId;
+    }
   });
 
   // The document says which scope a key needs on each route, and that the other routes take none.
@@ -116,5 +123,8 @@ export default fp(async function auth(
     if (principal.scopes) throw new ForbiddenError('API keys cannot be used for admin operations');
     if (principal.role !== 'admin') throw new ForbiddenError('This needs an admin account');
     checkAddress(request);
+    // Admin operations read every account's rows (the user list, the dashboard, the audit log).
+    const context = currentRequest();
+    if (context) context.rowScope = 'system';
   });
 });

@@ -5,12 +5,13 @@ import {
   type FieldIssue,
   isDatabaseUnavailable,
   PreconditionFailedError,
+  TooManyRequestsError,
 } from '@taskman/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { etagOf } from './conditional';
 
-type ApiErrorCode = ErrorCode | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'RATE_LIMITED' | 'INTERNAL';
+type ApiErrorCode = ErrorCode | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'INTERNAL';
 
 const STATUS: Record<ApiErrorCode, number> = {
   VALIDATION_ERROR: 400,
@@ -90,8 +91,12 @@ function messageOf(i: AjvIssue, field: string): string {
 }
 
 /** Turns Ajv's issues into `{field, message}` pairs named as the client sent them, one per field. */
+/** At most this many field details in one error: a body of 20,000 unknown fields gets 50, quickly. */
+const MAX_DETAILS = 50;
+
 function fieldIssues(issues: AjvIssue[], context: string | undefined): FieldIssue[] {
   const out: FieldIssue[] = [];
+  const seen = new Set<string>();
   // An enum's "one of …" says more than its "must be string": report it first.
   const ordered = [...issues].sort((a, b) => Number(b.keyword === 'enum') - Number(a.keyword === 'enum'));
   for (const i of ordered) {
@@ -107,7 +112,10 @@ function fieldIssues(issues: AjvIssue[], context: string | undefined): FieldIssu
     if (i.keyword === 'additionalProperties')
       field = [path, String(i.params.additionalProperty)].filter(Boolean).join('.');
     field ||= context ?? 'body';
-    if (!out.some((o) => o.field === field)) out.push({ field, message: messageOf(i, field) });
+    if (seen.has(field)) continue;
+    seen.add(field);
+    out.push({ field, message: messageOf(i, field) });
+    if (out.length === MAX_DETAILS) break;
   }
   return out.length ? out : [{ field: context ?? 'body', message: 'is invalid' }];
 }
@@ -151,6 +159,7 @@ export default fp(async function errors(app: FastifyInstance) {
     if (err instanceof DomainError) {
       // A 412 says which version is current, in the body and as the ETag a retry can send.
       if (err instanceof PreconditionFailedError) reply.header('etag', etagOf(err.currentVersion));
+      if (err instanceof TooManyRequestsError) reply.header('retry-after', String(err.retryAfterSeconds));
       return sendError(request, reply, err.code, err.message, err.details, err.extra);
     }
     if (err.validation) {

@@ -54,10 +54,10 @@ export default fp(async function metricsPlugin(app: FastifyInstance, opts: { cor
     counted.add(request);
     // A stream (GET /events) is answered outside Fastify's lifecycle: its end is the socket's.
     if (request.routeOptions.config.stream) reply.raw.once('close', () => finished(request));
-    // The request id travels with what a change leads to (the jobs it enqueues log it). Reads
-    // lead to nothing, and skip the cost of the async context.
-    if (request.method === 'GET' || request.method === 'HEAD') done();
-    else requestContext.run({ requestId: request.id }, done);
+    // The request travels with what it leads to: the jobs it enqueues log its id, the audit log
+    // records its address, and the database shows it only its caller's rows (row-level security).
+    const userAgent = request.headers['user-agent'];
+    requestContext.run({ requestId: request.id, ip: request.ip, userAgent: userAgent?.slice(0, 512) }, done);
   });
 
   app.addHook('onResponse', async (request, reply) => {

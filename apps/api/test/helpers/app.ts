@@ -25,6 +25,11 @@ export interface TestDatabase {
   database: Database;
   /** A postgres:// URL for this database (postgres only), e.g. to start a process against it. */
   url?: string;
+  /**
+   * Runs SQL as the tables' owner, for a test that changes the schema under the app (ALTER TABLE):
+   * the app's own connection runs as taskman_app, which owns nothing (row-level security).
+   */
+  asOwner(statement: string): Promise<void>;
   drop(): Promise<void>;
 }
 
@@ -34,7 +39,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     const dump = await readFile(inject('pgliteDump'));
     const client = await PGlite.create({ loadDataDir: new Blob([dump]) });
     const database = databaseFromPglite(client, 'in memory');
-    return { database, drop: async () => {} };
+    // One connection: the statements go in one exec, so nothing else runs as the owner meanwhile
+    // (and if one fails, the implicit transaction takes the RESET ROLE back with it).
+    const asOwner = async (statement: string) => {
+      const { rows } = await client.query<{ role: string }>('select current_user as role');
+      await client.exec(`reset role; ${statement}; set role ${rows[0]!.role}`);
+    };
+    return { database, asOwner, drop: async () => {} };
   }
   const adminUrl = inject('pgAdminUrl');
   const template = inject('pgTemplate');
@@ -48,6 +59,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     database,
     url: url.toString(),
+    asOwner: (statement) => asOwnerOf(url.toString(), statement),
     drop: async () => {
       await admin.query(`drop database if exists ${name} with (force)`);
       await admin.end();
@@ -55,14 +67,25 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
+/** Runs a statement on a connection of its own, as the login role (the owner, in tests a superuser). */
+async function asOwnerOf(url: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
 /** A second handle on the same database: a new pool on PostgreSQL; the same PGlite instance (single process). */
 async function shareDatabase(of: TestDatabase): Promise<TestDatabase> {
   if (!of.url) {
     // Wrap so that closing the second app does not close the first one's PGlite.
-    return { database: { ...of.database, close: async () => {} }, drop: async () => {} };
+    return { database: { ...of.database, close: async () => {} }, asOwner: of.asOwner, drop: async () => {} };
   }
   const database = await openDatabase({ databaseUrl: of.url, dataDir: 'unused', poolMax: 5 });
-  return { database, url: of.url, drop: async () => {} };
+  return { database, url: of.url, asOwner: of.asOwner, drop: async () => {} };
 }
 
 /** Redis for tests; each test app gets its own key prefix, so test files never see each other's keys. */
@@ -79,6 +102,8 @@ export const TEST_ENV = {
   LOG_LEVEL: 'silent',
   RATE_LIMIT_MAX: '100000',
   AUTH_RATE_LIMIT_MAX: '100000',
+  // Sign-ups answer with a session at once; signup.test.ts turns email confirmation on.
+  SIGNUP_VERIFY_EMAIL: 'false',
   JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
 } as const;
 

@@ -86,6 +86,7 @@ export function expectError(res: Res, status: number, code: string) {
 /** Every field the API returns for a user, sorted: no more (never the password hash), no less. */
 export const USER_KEYS = [
   'created_at',
+  'disabled_at',
   'email',
   'id',
   'name',

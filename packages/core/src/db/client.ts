@@ -9,6 +9,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import { quoteIdent, ROW_SCOPE_SETTING, scopePglite, scopePool } from './rls';
 import * as schema from './schema';
 
 export type Schema = typeof schema;
@@ -23,7 +24,15 @@ export interface Database {
   /** Where the data lives, for the start-up log (never includes a password). */
   location: string;
   ping(): Promise<void>;
+  /** Applies pending migrations, as the connection's login role (the owner), in the 'system' scope. */
   migrate(): Promise<void>;
+  /**
+   * From now on the application's queries run as `appRole` (row-level security, migration 0019;
+   * call it after migrate: the migration creates the role). '' keeps the login role: for a login
+   * that is itself restricted (a member of taskman_app). Either way every query carries the row
+   * scope of the work it belongs to (currentRowScope), from the moment the database is opened.
+   */
+  restrict(appRole: string): Promise<void>;
   /** Pool figures for health and metrics; PGlite has a single connection. */
   poolStats(): { total: number; idle: number; waiting: number; max: number };
   /** Calls `observe` with the duration (seconds) of every query from now on (metrics). */
@@ -90,6 +99,7 @@ function openPostgres(url: string, max: number): Database {
   pool.on('error', () => {});
   const observer: QueryObserver = {};
   pool.on('connect', (client) => timeQueries(client, observer));
+  const scoped = scopePool(pool);
   const db = drizzlePg(pool, { schema }) as unknown as Db;
   return {
     kind: 'postgres',
@@ -99,15 +109,42 @@ function openPostgres(url: string, max: number): Database {
       await pool.query('select 1');
     },
     async migrate() {
-      const client = await pool.connect();
+      // A connection of its own, as the login role (never the app role), seeing every row.
+      const client = await scoped.rawConnect();
       try {
+        await client.query('reset role');
+        await client.query(`select set_config('${ROW_SCOPE_SETTING}', 'system', false)`);
+        const { rows } = await client.query<{ ok: boolean }>(
+          `select has_database_privilege(current_database(), 'CREATE') as ok`,
+        );
+        // A restricted login (DATABASE_APP_ROLE='') cannot migrate: it only checks that the owner did.
+        if (!rows[0]?.ok) return await assertMigrated(client);
         // Several API processes may start at once: one migrates, the others wait and find nothing to do.
         await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-        await migratePg(drizzlePg(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+        try {
+          await migratePg(drizzlePg(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+        } finally {
+          await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => {});
+        }
       } finally {
-        await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => {});
         client.release();
       }
+    },
+    async restrict(appRole) {
+      if (appRole) {
+        // Once, up front: a role that cannot be taken is a start-up error, not one per query.
+        const client = await scoped.rawConnect();
+        try {
+          await client.query(`set role ${quoteIdent(appRole)}`);
+        } catch (err) {
+          throw new Error(
+            `cannot switch to the database role ${appRole} (DATABASE_APP_ROLE): ${(err as Error).message}`,
+          );
+        } finally {
+          client.release();
+        }
+      }
+      scoped.setRole(appRole);
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
     observeQueries(observe) {
@@ -115,6 +152,31 @@ function openPostgres(url: string, max: number): Database {
     },
     close: () => pool.end(),
   };
+}
+
+/** The newest migration in the folder, as drizzle records it (the journal's `when`). */
+function latestMigrationMillis(): number {
+  const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as {
+    entries: { when: number }[];
+  };
+  return Math.max(...journal.entries.map((e) => e.when));
+}
+
+async function assertMigrated(client: pg.PoolClient): Promise<void> {
+  const pending = () =>
+    new Error(
+      "the database has migrations pending, and this login cannot apply them: run `npm run migrate` with the owner's DATABASE_URL first",
+    );
+  let applied: number;
+  try {
+    const { rows } = await client.query<{ at: string | null }>(
+      'select max(created_at)::text as at from drizzle.__drizzle_migrations',
+    );
+    applied = Number(rows[0]?.at ?? 0);
+  } catch {
+    throw pending();
+  }
+  if (applied < latestMigrationMillis()) throw pending();
 }
 
 async function openPglite(dataDir: string): Promise<Database> {
@@ -187,6 +249,7 @@ export function databaseFromPglite(client: PGlite, location: string): Database {
       timeQueries(tx, observer);
       return run(tx);
     })) as PGlite['transaction'];
+  const scoped = scopePglite(client);
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {
     kind: 'pglite',
@@ -196,7 +259,18 @@ export function databaseFromPglite(client: PGlite, location: string): Database {
       await db.execute(sql`select 1`);
     },
     async migrate() {
-      await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+      await scoped.unscoped(() =>
+        migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER }),
+      );
+    },
+    async restrict(appRole) {
+      try {
+        await scoped.setRole(appRole);
+      } catch (err) {
+        throw new Error(
+          `cannot switch to the database role ${appRole} (DATABASE_APP_ROLE): ${(err as Error).message}`,
+        );
+      }
     },
     poolStats: () => ({ total: 1, idle: 1, waiting: 0, max: 1 }),
     observeQueries(observe) {

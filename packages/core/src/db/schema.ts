@@ -63,6 +63,8 @@ export const users = pgTable(
     weeklyReportHour: smallint('weekly_report_hour').notNull().default(8),
     /** The last authenticated request (kept to the nearest few minutes): active users on the dashboard. */
     lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
+    /** Set by an admin: the account cannot sign in, and its tokens and API keys stop working. */
+    disabledAt: timestamp('disabled_at', { withTimezone: true }),
     ...timestamps,
   },
   (t) => [
@@ -276,7 +278,7 @@ export const webhooks = pgTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     url: text('url').notNull(),
     events: text('events').array().notNull(),
-    /** Standard Webhooks signing secret ("whsec_" + base64); needed in clear to sign. */
+    /** The Standard Webhooks signing secret ("whsec_" + base64), sealed ("v2.<key id>.…", see SecretBox); clear in rows older than sealing, until `npm run rotate-encryption-key`. */
     secret: text('secret').notNull(),
     active: boolean('active').notNull().default(true),
     /** Why it was switched off by the system (410 Gone, retries exhausted), if it was. */
@@ -546,3 +548,69 @@ export const processSamples = pgTable(
   (t) => [primaryKey({ columns: [t.processId, t.at] }), index('process_samples_at_idx').on(t.at)],
 );
 export type ProcessSampleRow = typeof processSamples.$inferSelect;
+
+/**
+ * Who did what, when and from where: sign-ins (and failures), sign-outs, password changes, account
+ * deletion, API key and webhook changes, admin actions, and every create/update/delete of projects
+ * and tasks. Append-only: the application's database role may insert and read rows, never change
+ * or delete them. No foreign key: the record of a deleted account stays.
+ */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: uuid('id').primaryKey(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    /** The signed-in user who acted; null for an anonymous request (a failed sign-in) or the system. */
+    actorId: uuid('actor_id'),
+    /** The API key the actor used, if any. */
+    apiKeyId: uuid('api_key_id'),
+    /** e.g. auth.login, auth.login_failed, task.updated, admin.user_disabled. */
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    requestId: text('request_id'),
+    /** What changed (field names, never values of secrets), or why a sign-in failed. */
+    details: jsonb('details'),
+  },
+  (t) => [
+    index('audit_log_at_idx').on(t.at),
+    index('audit_log_actor_idx').on(t.actorId, t.at),
+    index('audit_log_target_idx').on(t.targetType, t.targetId, t.at),
+    index('audit_log_action_idx').on(t.action, t.at),
+  ],
+);
+export type AuditLogRow = typeof auditLog.$inferSelect;
+
+/**
+ * Failed sign-ins per email address (a keyed hash of it, so the table says nothing of who has an
+ * account, and unknown addresses are throttled exactly like known ones): each failure past the
+ * allowance doubles the wait before the next attempt is even checked.
+ */
+export const loginThrottle = pgTable('login_throttle', {
+  emailHash: text('email_hash').primaryKey(),
+  failures: integer('failures').notNull().default(0),
+  lastFailureAt: timestamp('last_failure_at', { withTimezone: true }).notNull(),
+  lockedUntil: timestamp('locked_until', { withTimezone: true }),
+});
+export type LoginThrottleRow = typeof loginThrottle.$inferSelect;
+
+/**
+ * Sign-ups waiting for their email address to be confirmed (SIGNUP_VERIFY_EMAIL): the account is
+ * created when the link is followed. Only the SHA-256 of the link's token is kept; rows expire.
+ */
+export const signupRequests = pgTable(
+  'signup_requests',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    email: text('email').notNull(),
+    name: text('name').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    timezone: text('timezone').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('signup_requests_expires_idx').on(t.expiresAt)],
+);
+export type SignupRequestRow = typeof signupRequests.$inferSelect;

@@ -1,5 +1,18 @@
+import { readFileSync } from 'node:fs';
 import bcrypt from 'bcrypt';
 import { ValidationError } from '../errors';
+
+let commonPasswords: Set<string> | undefined;
+
+/** Whether the password is on the shipped list of the most common ones (whatever its case). */
+export function isCommonPassword(password: string): boolean {
+  commonPasswords ??= new Set(
+    readFileSync(new URL('./common-passwords.txt', import.meta.url), 'utf8')
+      .split('\n')
+      .filter((line) => line && !line.startsWith('# ')),
+  );
+  return commonPasswords.has(password.toLowerCase());
+}
 
 export const PASSWORD_MIN_BYTES = 8;
 // bcrypt ignores everything after 72 bytes; refusing longer passwords avoids a false sense of strength.
@@ -14,14 +27,23 @@ export class PasswordHasher {
     this.dummyHash = bcrypt.hashSync('taskman-timing-equaliser', cost);
   }
 
-  /** Throws a VALIDATION_ERROR on `field` unless the password is 8 to 72 bytes of UTF-8. */
-  assertAcceptable(password: string, field = 'password'): void {
+  /**
+   * Throws a VALIDATION_ERROR on `field` unless the password is 8 to 72 bytes of UTF-8, is not one
+   * of the most common passwords, and is not the account's email address.
+   */
+  assertAcceptable(password: string, field = 'password', email?: string): void {
     const bytes = Buffer.byteLength(password, 'utf8');
     if (bytes < PASSWORD_MIN_BYTES) {
       throw ValidationError.field(field, `must be at least ${PASSWORD_MIN_BYTES} bytes`);
     }
     if (bytes > PASSWORD_MAX_BYTES) {
       throw ValidationError.field(field, `must be at most ${PASSWORD_MAX_BYTES} bytes`);
+    }
+    if (isCommonPassword(password)) {
+      throw ValidationError.field(field, 'is one of the most common passwords: choose another');
+    }
+    if (email && password.trim().toLowerCase() === email.trim().toLowerCase()) {
+      throw ValidationError.field(field, 'must not be your email address');
     }
   }
 

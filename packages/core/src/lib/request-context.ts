@@ -1,10 +1,44 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
+/** The signed-in caller of a request, once authenticated. */
+export interface RequestActor {
+  userId: string;
+  /** The API key the caller used, or null for a session. */
+  apiKeyId: string | null;
+}
+
 /**
  * What the current request is, wherever its work goes (services, repositories, the queue): the API
- * runs each request inside it, so a job enqueued on its behalf carries its id into the job's logs.
+ * runs each request inside it. A job enqueued on its behalf carries its id into the job's logs, the
+ * audit log records its address and actor, and the database shows it only its actor's rows.
  */
-export const requestContext = new AsyncLocalStorage<{ requestId: string }>();
+export interface RequestContext {
+  requestId: string;
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+  /** Set by authentication. */
+  actor?: RequestActor | undefined;
+  /**
+   * Whose rows the database lets this request see (row-level security): the actor's user id once
+   * authenticated, or 'system' — every row — for anonymous requests (sign-in looks up any account)
+   * and admin routes. Work outside any request (jobs, the CLI) is 'system' too.
+   */
+  rowScope?: string | undefined;
+}
+
+export const requestContext = new AsyncLocalStorage<RequestContext>();
 
 /** The id of the request being served, if any. */
 export const currentRequestId = (): string | undefined => requestContext.getStore()?.requestId;
+
+/** The current request, if any (its fields may be filled in as it goes: actor after authentication). */
+export const currentRequest = (): RequestContext | undefined => requestContext.getStore();
+
+/** The row scope of the work in progress: a user id, or 'system' (every row). */
+export const currentRowScope = (): string => requestContext.getStore()?.rowScope ?? 'system';
+
+/** Runs `fn` seeing every row (an admin operation, a job started from a request). */
+export function withSystemScope<T>(fn: () => T): T {
+  const store = requestContext.getStore();
+  return store ? requestContext.run({ ...store, rowScope: 'system' }, fn) : fn();
+}

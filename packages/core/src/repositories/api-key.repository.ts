@@ -11,6 +11,8 @@ export interface ApiKeyState {
   scopes: string[];
   expiresAt: number | null;
   revoked: boolean;
+  /** The owner's account is disabled. */
+  disabled?: boolean;
 }
 
 /** API keys; every query that serves a user filters on the owner's id. */
@@ -84,6 +86,7 @@ export class ApiKeyRepository {
         scopes: apiKeys.scopes,
         expiresAt: apiKeys.expiresAt,
         revokedAt: apiKeys.revokedAt,
+        disabledAt: users.disabledAt,
       })
       .from(apiKeys)
       .innerJoin(users, eq(users.id, apiKeys.userId))
@@ -96,6 +99,7 @@ export class ApiKeyRepository {
       scopes: row.scopes,
       expiresAt: row.expiresAt ? row.expiresAt.getTime() : null,
       revoked: row.revokedAt !== null,
+      disabled: row.disabledAt !== null,
     };
   }
 

@@ -3,6 +3,8 @@ import type { Executor } from '../db/client';
 import { type DomainEventType, type OutboxEventRow, outboxEvents } from '../db/schema';
 import { newId } from '../lib/ids';
 import { currentRequestId } from '../lib/request-context';
+import { auditRowOfEvent } from '../services/audit.service';
+import { AuditRepository } from './audit.repository';
 
 /** A domain event as a service records it; the outbox gives it an id and a time. */
 export interface DomainEvent {
@@ -24,6 +26,8 @@ export class OutboxRepository {
     if (events.length === 0) return;
     const requestId = currentRequestId() ?? null;
     await this.db.insert(outboxEvents).values(events.map((e) => ({ id: newId(), requestId, ...e })));
+    // Every change to a task or project is in the audit log too, committed with it.
+    await new AuditRepository(this.db).append(events.map(auditRowOfEvent));
   }
 
   /** Events not yet published, oldest first (for the relay, and for tests). */

@@ -104,8 +104,10 @@ export class SystemRepository {
   /** Connections to the server now and its limit (PGlite: one, embedded). */
   async connections(): Promise<{ used: number; max: number }> {
     if (this.kind === 'pglite') return { used: 1, max: 1 };
+    // pg_stat_database, not pg_stat_activity: the app role (row-level security) may not see the
+    // details of sessions logged in as another role, its own included (they are the login's).
     const [row] = await this.rows<{ used: number; max: number }>(sql`
-      select (select count(*)::int from pg_stat_activity where backend_type = 'client backend') as used,
+      select (select coalesce(sum(numbackends), 0)::int from pg_stat_database) as used,
              current_setting('max_connections')::int as max`);
     return { used: Number(row!.used), max: Number(row!.max) };
   }

@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { asc, eq, ilike, or, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client';
 import { type Role, revokedTokens, type UserRow, users } from '../db/schema';
 import { offsetOf, type Page, type PageRequest } from './pagination';
@@ -14,6 +14,14 @@ export interface AuthState {
   role: Role;
   sessionEpoch: number;
   revoked: boolean;
+  /** The account is disabled (absent in entries cached before this field existed). */
+  disabled?: boolean;
+}
+
+/** What an admin may change of another account. */
+export interface AdminUserPatch {
+  disabled?: boolean | undefined;
+  role?: Role | undefined;
 }
 
 export class UserRepository {
@@ -49,6 +57,7 @@ export class UserRepository {
         id: users.id,
         role: users.role,
         sessionEpoch: users.sessionEpoch,
+        disabled: sql<boolean>`${users.disabledAt} is not null`,
         revoked: sql<boolean>`exists (select 1 from ${revokedTokens} where ${revokedTokens.jti} = ${jti})`,
       })
       .from(users)
@@ -56,18 +65,37 @@ export class UserRepository {
     return row;
   }
 
-  /** All users, oldest first (admin list). */
-  async list(page: PageRequest): Promise<Page<UserRow>> {
-    const [items, total] = await Promise.all([
+  /** All users, oldest first (admin list); `search` matches a part of the email or the name. */
+  async list(page: PageRequest, search?: string): Promise<Page<UserRow>> {
+    const pattern = search ? `%${search.replace(/[\\%_]/g, '\\$&')}%` : undefined;
+    const where = pattern ? or(ilike(users.email, pattern), ilike(users.name, pattern)) : undefined;
+    const [items, [total]] = await Promise.all([
       this.db
         .select()
         .from(users)
+        .where(where)
         .orderBy(asc(users.createdAt), asc(users.id))
         .limit(page.limit)
         .offset(offsetOf(page)),
-      this.count(),
+      this.db.select({ n: sql<number>`count(*)::int` }).from(users).where(where),
     ]);
-    return { items, total };
+    return { items, total: total?.n ?? 0 };
+  }
+
+  /**
+   * An admin's change to an account: disabling also bumps the session epoch, so every token of the
+   * account stops working at once; undefined if there is no such user.
+   */
+  async adminUpdate(id: string, patch: AdminUserPatch): Promise<UserRow | undefined> {
+    const set: Record<string, unknown> = { updatedAt: sql`now()` };
+    if (patch.role !== undefined) set.role = patch.role;
+    if (patch.disabled === true) {
+      set.disabledAt = sql`coalesce(${users.disabledAt}, now())`;
+      set.sessionEpoch = sql`${users.sessionEpoch} + 1`;
+    }
+    if (patch.disabled === false) set.disabledAt = null;
+    const [row] = await this.db.update(users).set(set).where(eq(users.id, id)).returning();
+    return row;
   }
 
   async count(): Promise<number> {

@@ -10,6 +10,7 @@ import { charLength } from '../lib/text';
 import type { ApiKeyRepository, ApiKeyState } from '../repositories/api-key.repository';
 import type { Page, PageRequest } from '../repositories/pagination';
 import type { UserRepository } from '../repositories/user.repository';
+import type { AuditService } from './audit.service';
 import type { Principal } from './auth.service';
 
 /** Every key starts with this, so that secret scanners and people recognise one. */
@@ -56,6 +57,7 @@ export class ApiKeyService {
     private readonly checksumSecret: string,
     private readonly transaction: TransactionRunner,
     private readonly users: UserRepository,
+    private readonly audit: AuditService,
   ) {}
 
   async create(userId: string, input: NewApiKey): Promise<{ apiKey: ApiKeyRow; key: string }> {
@@ -81,7 +83,7 @@ export class ApiKeyService {
       await this.users.withTx(tx).lockUser(userId);
       if ((await keys.countActive(userId)) >= MAX_API_KEYS)
         throw new ConflictError(`You have ${MAX_API_KEYS} API keys already: revoke one first`);
-      return keys.insert({
+      const row = await keys.insert({
         id: newId(),
         userId,
         name,
@@ -90,6 +92,16 @@ export class ApiKeyService {
         scopes: API_KEY_SCOPES.filter((s) => scopes.includes(s)),
         expiresAt,
       });
+      await this.audit.record(
+        {
+          action: 'api_key.created',
+          targetType: 'api_key',
+          targetId: row.id,
+          details: { scopes: row.scopes },
+        },
+        tx,
+      );
+      return row;
     });
     return { apiKey, key };
   }
@@ -103,6 +115,7 @@ export class ApiKeyService {
     const keyHash = await this.keys.revoke(userId, id);
     if (!keyHash) throw new NotFoundError('API key');
     await this.forgetCached([keyHash]);
+    await this.audit.record({ action: 'api_key.revoked', targetType: 'api_key', targetId: id });
   }
 
   /** The hashes of the user's keys (before deleting the account, to drop them from the cache after). */
@@ -137,6 +150,7 @@ export class ApiKeyService {
     );
     if (!state) throw new UnauthorizedError('Invalid API key');
     if (state.revoked) throw new UnauthorizedError('This API key has been revoked');
+    if (state.disabled) throw new UnauthorizedError('This account is disabled');
     const now = this.clock.now().getTime();
     if (state.expiresAt !== null && state.expiresAt <= now)
       throw new UnauthorizedError('This API key has expired');

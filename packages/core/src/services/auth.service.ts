@@ -2,13 +2,15 @@ import type { SessionCache } from '../cache/session.cache';
 import { isUniqueViolation } from '../db/errors';
 import type { Role, UserRow } from '../db/schema';
 import type { TransactionRunner } from '../db/transaction';
-import { ConflictError, UnauthorizedError, ValidationError } from '../errors';
+import { ConflictError, ForbiddenError, UnauthorizedError, ValidationError } from '../errors';
 import { newId } from '../lib/ids';
 import type { PasswordHasher } from '../lib/password';
 import { charLength } from '../lib/text';
 import { canonicalTimeZone, isValidTimeZone } from '../lib/timezone';
 import type { UserRepository } from '../repositories/user.repository';
 import { type ApiKeyService, isApiKey } from './api-key.service';
+import type { AuditService } from './audit.service';
+import type { LoginThrottle } from './login-throttle.service';
 import type { TokenClaims, TokenService } from './token.service';
 
 export interface RegisterInput {
@@ -68,15 +70,33 @@ export class AuthService {
     private readonly sessions: SessionCache,
     private readonly adminEmails: readonly string[],
     private readonly apiKeys: ApiKeyService,
+    private readonly audit: AuditService,
+    private readonly throttle: LoginThrottle,
   ) {}
 
   /** Creates an account and signs it in. The first account, and ADMIN_EMAILS, become admins. */
   async register(input: RegisterInput): Promise<Session> {
+    const checked = this.checkSignup(input);
+    return this.createAccount({ ...checked, passwordHash: await this.hasher.hash(input.password) });
+  }
+
+  /** The normalised fields of a sign-up, or a VALIDATION_ERROR (the password rules included). */
+  checkSignup(input: RegisterInput): { email: string; name: string; timezone: string } {
     const email = normaliseEmail(input.email);
     const name = normaliseName(input.name);
     const timezone = assertTimeZone(input.timezone ?? 'UTC');
-    this.hasher.assertAcceptable(input.password);
-    const passwordHash = await this.hasher.hash(input.password);
+    this.hasher.assertAcceptable(input.password, 'password', email);
+    return { email, name, timezone };
+  }
+
+  /** Creates the account (409 if the email has one) and signs it in. */
+  async createAccount(fields: {
+    email: string;
+    name: string;
+    timezone: string;
+    passwordHash: string;
+  }): Promise<Session> {
+    const { email, name, timezone, passwordHash } = fields;
     try {
       const user = await this.transaction(async (tx) => {
         const users = this.users.withTx(tx);
@@ -85,7 +105,12 @@ export class AuthService {
           throw new ConflictError('An account with this email already exists');
         const first = (await users.count()) === 0;
         const role: Role = first || this.adminEmails.includes(email) ? 'admin' : 'user';
-        return users.insert({ id: newId(), email, name, passwordHash, role, timezone });
+        const user = await users.insert({ id: newId(), email, name, passwordHash, role, timezone });
+        await this.audit.record(
+          { action: 'auth.register', actorId: user.id, targetType: 'user', targetId: user.id },
+          tx,
+        );
+        return user;
       });
       return this.sessionFor(user);
     } catch (err) {
@@ -94,17 +119,52 @@ export class AuthService {
     }
   }
 
-  /** Same error, and about the same time, for an unknown email and a wrong password. */
+  /**
+   * Same error, the same work and about the same time for an unknown email and a wrong password;
+   * after repeated failures for one address, attempts wait (LoginThrottle) whether it exists or not.
+   */
   async login(email: string, password: string): Promise<Session> {
-    const user = await this.users.findByEmail(normaliseEmail(email));
+    const address = normaliseEmail(email);
+    await this.throttle.check(address);
+    const user = await this.users.findByEmail(address);
     const ok = await this.hasher.verify(password, user?.passwordHash);
-    if (!ok || !user) throw new UnauthorizedError(INVALID_CREDENTIALS);
+    const target = { targetType: 'user', targetId: user?.id };
+    if (!ok || !user) {
+      const { failures, delaySeconds } = await this.throttle.failed(address);
+      const details = { email: address.slice(0, 254), failures };
+      await this.audit.record([
+        { action: 'auth.login_failed', actorId: null, ...target, details },
+        ...(delaySeconds > 0
+          ? [
+              {
+                action: 'auth.login_throttled' as const,
+                actorId: null,
+                ...target,
+                details: { ...details, delay_seconds: delaySeconds },
+              },
+            ]
+          : []),
+      ]);
+      throw new UnauthorizedError(INVALID_CREDENTIALS);
+    }
+    if (user.disabledAt) {
+      await this.audit.record({
+        action: 'auth.login_failed',
+        actorId: null,
+        ...target,
+        details: { email: address, reason: 'disabled' },
+      });
+      throw new ForbiddenError('This account is disabled: ask an administrator');
+    }
+    await this.throttle.succeeded(address);
+    await this.audit.record({ action: 'auth.login', actorId: user.id, ...target });
     return this.sessionFor(user);
   }
 
   /** Revokes this token for good: the revocation is stored in the database and outlives restarts. */
   /** Revokes the credential of the request: a session's token, or the API key itself. */
   async logout(principal: Principal): Promise<void> {
+    await this.audit.record({ action: 'auth.logout', targetType: 'user', targetId: principal.userId });
     if (principal.apiKeyId) return this.apiKeys.revoke(principal.userId, principal.apiKeyId);
     await this.users.revokeToken(principal.tokenId, principal.userId, principal.tokenExpiresAt);
     const remaining = Math.ceil((principal.tokenExpiresAt.getTime() - Date.now()) / 1000);
@@ -114,6 +174,11 @@ export class AuthService {
   /** Forgets revocations of tokens that have expired anyway; returns how many. */
   purgeExpiredRevocations(now = new Date()): Promise<number> {
     return this.users.purgeExpiredRevocations(now);
+  }
+
+  /** Forgets failed sign-in counts that have not grown for an hour. */
+  purgeLoginThrottles(): Promise<number> {
+    return this.throttle.purge();
   }
 
   /**
@@ -158,6 +223,7 @@ export class AuthService {
     );
     if (!state) throw new UnauthorizedError('Invalid token');
     if (state.revoked) throw new UnauthorizedError('Token has been revoked');
+    if (state.disabled) throw new UnauthorizedError('This account is disabled');
     if (claims.sep !== state.sessionEpoch) throw new UnauthorizedError('Token has been revoked');
     return {
       userId: state.id,
@@ -176,10 +242,11 @@ export class AuthService {
     if (!(await this.hasher.verify(currentPassword, user.passwordHash))) {
       throw ValidationError.field('current_password', 'is not correct');
     }
-    this.hasher.assertAcceptable(newPassword, 'new_password');
+    this.hasher.assertAcceptable(newPassword, 'new_password', user.email);
     const updated = await this.users.setPassword(userId, await this.hasher.hash(newPassword));
     if (!updated) throw new UnauthorizedError('Invalid token');
     await this.sessions.invalidateUser(userId);
+    await this.audit.record({ action: 'user.password_changed', targetType: 'user', targetId: userId });
     return this.sessionFor(updated);
   }
 

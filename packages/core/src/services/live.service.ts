@@ -1,4 +1,5 @@
 import type { EventBus, LiveEvent } from '../events/event-bus';
+import { withSystemScope } from '../lib/request-context';
 import type { OutboxRepository } from '../repositories/outbox.repository';
 import { webhookBody } from '../webhooks/webhook.payload';
 
@@ -30,7 +31,9 @@ export class LiveEventService {
     const close = await this.bus.subscribe(userId, (e) => (replaying ? held.push(e) : deliver(e)));
     try {
       if (lastId !== undefined) {
-        const oldest = await this.outbox.oldestStreamSeq();
+        // The oldest position kept across every user's events (row-level security would show only
+        // this user's, and a gap of other users' events before them would look like a purge).
+        const oldest = await withSystemScope(() => this.outbox.oldestStreamSeq());
         // Events after lastId were purged (kept 7 days): what the client missed is unknown.
         if (oldest !== undefined && oldest > lastId + 1) send(RESYNC);
         for (;;) {

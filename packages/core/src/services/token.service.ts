@@ -4,8 +4,14 @@ import { newId } from '../lib/ids';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Who issues Taskman's access tokens, and for whom: both are required in every token and checked. */
+export const TOKEN_ISSUER = 'taskman';
+export const TOKEN_AUDIENCE = 'taskman-api';
+
 /** The claims Taskman puts in an access token. */
 export interface TokenClaims {
+  iss: string;
+  aud: string;
   sub: string;
   jti: string;
   /** The user's session epoch when the token was issued. */
@@ -23,13 +29,22 @@ export class TokenService {
     secret: string,
     readonly expiresInSeconds: number,
   ) {
-    this.sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: expiresInSeconds * 1000 });
+    this.sign = createSigner({
+      key: secret,
+      algorithm: 'HS256',
+      expiresIn: expiresInSeconds * 1000,
+      iss: TOKEN_ISSUER,
+      aud: TOKEN_AUDIENCE,
+    });
     this.verifier = createVerifier({
       key: secret,
       // Verified tokens are remembered (until they expire): the rate limiter and the auth check both verify.
       cache: 10_000,
+      // An allowlist of one: `none`, RS256 (a public key passed off as an HMAC secret), HS512… are refused.
       algorithms: ['HS256'],
-      requiredClaims: ['sub', 'jti', 'exp', 'iat', 'sep'],
+      allowedIss: TOKEN_ISSUER,
+      allowedAud: TOKEN_AUDIENCE,
+      requiredClaims: ['iss', 'aud', 'sub', 'jti', 'exp', 'iat', 'sep'],
     });
   }
 

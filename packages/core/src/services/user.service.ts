@@ -1,10 +1,12 @@
 import type { SessionCache } from '../cache/session.cache';
 import type { TaskCache } from '../cache/task.cache';
 import type { UserRow } from '../db/schema';
-import { NotFoundError } from '../errors';
+import type { TransactionRunner } from '../db/transaction';
+import { ConflictError, NotFoundError } from '../errors';
 import type { Page, PageRequest } from '../repositories/pagination';
-import type { UserPatch, UserRepository } from '../repositories/user.repository';
+import type { AdminUserPatch, UserPatch, UserRepository } from '../repositories/user.repository';
 import type { ApiKeyService } from './api-key.service';
+import type { AuditService } from './audit.service';
 import { type AuthService, assertTimeZone, normaliseName } from './auth.service';
 
 export interface ProfilePatch {
@@ -25,6 +27,8 @@ export class UserService {
     private readonly sessions: SessionCache,
     private readonly taskCache: TaskCache,
     private readonly apiKeys: ApiKeyService,
+    private readonly audit: AuditService,
+    private readonly transaction: TransactionRunner,
   ) {}
 
   async getProfile(userId: string): Promise<UserRow> {
@@ -43,12 +47,54 @@ export class UserService {
     if (Object.keys(changes).length === 0) return this.getProfile(userId);
     const user = await this.users.update(userId, changes);
     if (!user) throw new NotFoundError('User');
+    await this.audit.record({
+      action: 'user.updated',
+      targetType: 'user',
+      targetId: userId,
+      details: { changed: Object.keys(changes) },
+    });
     return user;
   }
 
-  /** Every account, for admins; the route checks the role. */
-  list(page: PageRequest): Promise<Page<UserRow>> {
-    return this.users.list(page);
+  /** Every account, for admins; the route checks the role. `search`: part of an email or name. */
+  list(page: PageRequest, search?: string): Promise<Page<UserRow>> {
+    return this.users.list(page, search);
+  }
+
+  /**
+   * An admin disables or re-enables an account, or changes its role. Disabling stops the account's
+   * tokens and API keys at once. Admins cannot disable or demote themselves (there is always an
+   * admin left who can undo a change).
+   */
+  async adminUpdate(adminId: string, userId: string, patch: AdminUserPatch): Promise<UserRow> {
+    if (userId === adminId && (patch.disabled === true || patch.role === 'user')) {
+      throw new ConflictError('You cannot disable your own account or take away your own admin role');
+    }
+    const before = await this.users.findById(userId);
+    if (!before) throw new NotFoundError('User');
+    const keyHashes = await this.apiKeys.keyHashesOf(userId);
+    const user = await this.transaction(async (tx) => {
+      const updated = await this.users.withTx(tx).adminUpdate(userId, patch);
+      if (!updated) throw new NotFoundError('User');
+      const target = { targetType: 'user', targetId: userId };
+      const entries = [];
+      if (patch.disabled === true && !before.disabledAt)
+        entries.push({ action: 'admin.user_disabled' as const, ...target });
+      if (patch.disabled === false && before.disabledAt)
+        entries.push({ action: 'admin.user_enabled' as const, ...target });
+      if (patch.role !== undefined && patch.role !== before.role) {
+        entries.push({
+          action: 'admin.role_changed' as const,
+          ...target,
+          details: { from: before.role, to: patch.role },
+        });
+      }
+      await this.audit.record(entries, tx);
+      return updated;
+    });
+    // Cached token and key states carry the role and the disabled flag: drop them everywhere.
+    await Promise.all([this.sessions.invalidateUser(userId), this.apiKeys.forgetCached(keyHashes)]);
+    return user;
   }
 
   /** Deletes the account and all its data, after checking the password. */
@@ -56,6 +102,8 @@ export class UserService {
     await this.auth.confirmPassword(userId, password);
     const keyHashes = await this.apiKeys.keyHashesOf(userId);
     if (!(await this.users.delete(userId))) throw new NotFoundError('User');
+    // The audit log has no foreign key: this record outlives the account.
+    await this.audit.record({ action: 'user.deleted', targetType: 'user', targetId: userId });
     await Promise.all([
       this.sessions.invalidateUser(userId),
       this.taskCache.invalidateTasks(userId),

@@ -13,6 +13,7 @@ import type { UserRepository } from '../repositories/user.repository';
 import type { DeliveryFilter, WebhookPatch, WebhookRepository } from '../repositories/webhook.repository';
 import { newWebhookSecret, webhookBody } from '../webhooks/webhook.payload';
 import { urlProblem } from '../webhooks/webhook.sender';
+import type { AuditService } from './audit.service';
 
 export const MAX_WEBHOOKS = 20;
 /** How long the old secret keeps signing after a rotation, unless the caller says otherwise. */
@@ -44,8 +45,10 @@ export class WebhookService {
     private readonly opts: WebhookServiceOptions,
     private readonly transaction: TransactionRunner,
     private readonly users: UserRepository,
+    private readonly audit: AuditService,
   ) {}
 
+  /** Registers a webhook; the row returned holds its signing secret in clear (to show it once). */
   async create(userId: string, input: WebhookInput): Promise<WebhookRow> {
     const url = await this.checkUrl(input.url);
     const events = this.checkEvents(input.events);
@@ -56,14 +59,26 @@ export class WebhookService {
       await this.users.withTx(tx).lockUser(userId);
       if ((await webhooks.count(userId)) >= MAX_WEBHOOKS)
         throw new ConflictError(`You have ${MAX_WEBHOOKS} webhooks already: delete one first`);
-      return webhooks.insert({
+      const secret = newWebhookSecret();
+      const created = await webhooks.insert({
         userId,
         url,
         events,
-        secret: newWebhookSecret(),
+        secret,
         active: input.active ?? true,
         description,
       });
+      // Stored sealed; the answer shows it in clear, this once.
+      await this.audit.record(
+        {
+          action: 'webhook.created',
+          targetType: 'webhook',
+          targetId: created.id,
+          details: { host: new URL(url).host, events },
+        },
+        tx,
+      );
+      return { ...created, secret };
     });
   }
 
@@ -86,16 +101,24 @@ export class WebhookService {
     if (Object.keys(patch).length === 0) return this.get(userId, id);
     const webhook = await this.webhooks.update(userId, id, patch);
     if (!webhook) throw new NotFoundError('Webhook');
+    await this.audit.record({
+      action: 'webhook.updated',
+      targetType: 'webhook',
+      targetId: id,
+      details: { changed: Object.keys(patch) },
+    });
     return webhook;
   }
 
   async delete(userId: string, id: string): Promise<void> {
     if (!(await this.webhooks.delete(userId, id))) throw new NotFoundError('Webhook');
+    await this.audit.record({ action: 'webhook.deleted', targetType: 'webhook', targetId: id });
   }
 
   /**
    * A new signing secret. The old one keeps signing too (a second signature in the header) for
-   * `overlapHours`, so receivers can switch without dropping deliveries; 0 drops it at once.
+   * `overlapHours`, so receivers can switch without dropping deliveries; 0 drops it at once. The
+   * row returned holds the new secret in clear (to show it once); the previous one stays sealed.
    */
   async rotateSecret(
     userId: string,
@@ -103,9 +126,18 @@ export class WebhookService {
     overlapHours = DEFAULT_ROTATION_OVERLAP_HOURS,
   ): Promise<WebhookRow> {
     const until = overlapHours > 0 ? new Date(this.clock.now().getTime() + overlapHours * 3_600_000) : null;
-    const webhook = await this.webhooks.rotateSecret(userId, id, newWebhookSecret(), until);
+    const secret = newWebhookSecret();
+    const webhook = await this.transaction((tx) =>
+      this.webhooks.withTx(tx).rotateSecret(userId, id, secret, until),
+    );
     if (!webhook) throw new NotFoundError('Webhook');
-    return webhook;
+    await this.audit.record({
+      action: 'webhook.secret_rotated',
+      targetType: 'webhook',
+      targetId: id,
+      details: { overlap_hours: overlapHours },
+    });
+    return { ...webhook, secret };
   }
 
   /** Sends a `ping` event now (once, even to a disabled webhook): a way to test an endpoint. */

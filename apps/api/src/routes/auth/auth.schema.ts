@@ -9,6 +9,24 @@ export const RegisterBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const SignupPending = Type.Object({
+  status: Type.Literal('confirmation_sent'),
+  email: Type.String({ description: 'Where the confirmation mail went (as given, normalised)' }),
+  message: Type.String(),
+});
+
+export const VerifyEmailBody = Type.Object(
+  {
+    token: Type.String({
+      minLength: 16,
+      maxLength: 128,
+      pattern: '^[A-Za-z0-9_-]+$',
+      description: 'The token of the confirmation link (after #token=)',
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const LoginBody = Type.Object(
   {
     email: Type.String({ minLength: 1, maxLength: 254 }),

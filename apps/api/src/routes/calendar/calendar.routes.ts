@@ -104,6 +104,7 @@ const calendarRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async 
       },
       async (request, reply) => {
         const feed = await calendar.createFeed(principalOf(request).userId);
+        await services.audit.record({ action: 'calendar.feed_created', targetType: 'calendar_feed' });
         reply.status(201).header('cache-control', 'no-store');
         return { success: true as const, data: { url: feed.url, created_at: feed.createdAt.toISOString() } };
       },
@@ -152,6 +153,12 @@ const calendarRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async 
           username,
           password,
           calendarUrl: calendar_url,
+        });
+        await services.audit.record({
+          action: 'calendar.connection_created',
+          targetType: 'calendar_connection',
+          targetId: connection.id,
+          details: { host: new URL(connection.serverUrl).host },
         });
         reply.status(201);
         return { success: true as const, data: presentConnection(connection) };
@@ -219,6 +226,11 @@ const calendarRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async 
       },
       async (request, reply) => {
         await services.calendarConnections.disconnect(principalOf(request).userId, request.params.id);
+        await services.audit.record({
+          action: 'calendar.connection_deleted',
+          targetType: 'calendar_connection',
+          targetId: request.params.id,
+        });
         return reply.status(204).send(null);
       },
     );
@@ -235,6 +247,7 @@ const calendarRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async 
       },
       async (request, reply) => {
         await calendar.revokeFeed(principalOf(request).userId);
+        await services.audit.record({ action: 'calendar.feed_revoked', targetType: 'calendar_feed' });
         return reply.status(204).send(null);
       },
     );

@@ -3,6 +3,7 @@ import type { Services } from '@taskman/core';
 import { Type } from 'typebox';
 import { principalOf } from '../../plugins/auth';
 import { bearer, Envelope, errors, ListEnvelope, pageMeta, pageOf, ref } from '../../schemas/common';
+import { ActivityQuery, AuditEntry, presentAuditEntry, rangeOf } from '../admin/audit.schema';
 import { presentSession } from '../auth/auth.routes';
 import { Session } from '../auth/auth.schema';
 import {
@@ -106,12 +107,45 @@ const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
   );
 
   app.get(
+    '/users/me/activity',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Your account activity: sign-ins (and failed ones), changes, admin actions on your account',
+        description:
+          'From the audit log, newest first: what you did (with the address and browser it came from) and what was done to your account, e.g. failed sign-ins with your email or an admin disabling it.',
+        security: bearer,
+        querystring: ActivityQuery,
+        response: {
+          200: ListEnvelope(ref(AuditEntry)),
+          400: errors[400],
+          401: errors[401],
+          403: errors[403],
+        },
+      },
+    },
+    async (request) => {
+      const { page, limit } = pageOf(request.query);
+      const result = await services.audit.activityOf(
+        principalOf(request).userId,
+        { action: request.query.action, ...rangeOf(request.query) },
+        { page, limit },
+      );
+      return {
+        success: true as const,
+        data: result.items.map(presentAuditEntry),
+        meta: pageMeta(page, limit, result.total),
+      };
+    },
+  );
+
+  app.get(
     '/users',
     {
       onRequest: app.requireAdmin,
       schema: {
         tags: ['users'],
-        summary: 'All users (admins only)',
+        summary: 'All users, or those matching a search (admins only)',
         security: bearer,
         querystring: UserListQuery,
         response: { 200: ListEnvelope(ref(User)), 400: errors[400], 401: errors[401], 403: errors[403] },
@@ -119,7 +153,7 @@ const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
     },
     async (request) => {
       const { page, limit } = pageOf(request.query);
-      const result = await services.users.list({ page, limit });
+      const result = await services.users.list({ page, limit }, request.query.q?.trim() || undefined);
       return {
         success: true as const,
         data: result.items.map(presentUser),

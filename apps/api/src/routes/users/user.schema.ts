@@ -32,6 +32,13 @@ export const User = Type.Object(
       literals(WEEKDAYS, { description: 'The day of the weekly report email; null: none' }),
     ),
     weekly_report_hour: Type.Integer({ minimum: 0, maximum: 23, description: 'Its hour, in your time zone' }),
+    disabled_at: Nullable(
+      Type.String({
+        format: 'date-time',
+        description:
+          'When an admin disabled the account (it cannot sign in, its tokens and keys stop); null: active',
+      }),
+    ),
     created_at: DateTime,
     updated_at: DateTime,
   },
@@ -50,6 +57,7 @@ export function presentUser(u: UserRow): UserJson {
     reminder_lead_minutes: u.reminderLeadMinutes,
     weekly_report_day: u.weeklyReportDay === null ? null : WEEKDAYS[u.weeklyReportDay - 1]!,
     weekly_report_hour: u.weeklyReportHour,
+    disabled_at: u.disabledAt ? iso(u.disabledAt) : null,
     created_at: iso(u.createdAt),
     updated_at: iso(u.updatedAt),
   };
@@ -108,6 +116,30 @@ export const DeleteAccountBody = Type.Object(
 );
 
 export const UserListQuery = Type.Object(
-  { page: PageQuery.page, limit: PageQuery.limit },
+  {
+    q: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 254,
+        description: 'Part of an email address or a name (any case)',
+      }),
+    ),
+    page: PageQuery.page,
+    limit: PageQuery.limit,
+  },
   { additionalProperties: false },
+);
+
+/** PATCH /admin/users/{id} */
+export const AdminUserPatchBody = Type.Object(
+  {
+    disabled: Type.Optional(
+      Type.Boolean({
+        description:
+          'true: the account cannot sign in and its tokens and API keys stop working at once; false: enabled again',
+      }),
+    ),
+    role: Type.Optional(literals(ROLES)),
+  },
+  { additionalProperties: false, minProperties: 1 },
 );

@@ -4,6 +4,7 @@ import type { ReminderRepository } from '../../repositories/reminder.repository'
 import type { WebhookRepository } from '../../repositories/webhook.repository';
 import type { AuthService } from '../../services/auth.service';
 import type { IdempotencyService } from '../../services/idempotency.service';
+import type { SignupService } from '../../services/signup.service';
 import type { SyncService } from '../../services/sync.service';
 import type { TaskService } from '../../services/task.service';
 import { type JobHandler, PermanentJobError } from '../job.catalogue';
@@ -17,6 +18,7 @@ export const DELIVERY_LOG_RETENTION_DAYS = 30;
 export interface CleanupDeps {
   tasks: TaskService;
   auth: AuthService;
+  signups: SignupService;
   outbox: OutboxRepository;
   reminders: ReminderRepository;
   webhooks: WebhookRepository;
@@ -54,6 +56,8 @@ export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'>
     );
     const tombstonesPurged = await d.sync.purgeTombstones();
     const idempotencyKeysPurged = await d.idempotency.purge();
+    const loginThrottlesPurged = await d.auth.purgeLoginThrottles();
+    const signupRequestsPurged = await d.signups.purge();
     return {
       archived,
       completed_before: cutoff.toISOString(),
@@ -64,6 +68,8 @@ export function cleanupTasksHandler(d: CleanupDeps): JobHandler<'cleanup_tasks'>
       webhook_deliveries_purged: deliveriesPurged,
       sync_tombstones_purged: tombstonesPurged,
       idempotency_keys_purged: idempotencyKeysPurged,
+      login_throttles_purged: loginThrottlesPurged,
+      signup_requests_purged: signupRequestsPurged,
     };
   };
 }
