@@ -74,6 +74,9 @@ export const users = pgTable(
     index('users_weekly_report_idx').on(t.weeklyReportDay).where(sql`${t.weeklyReportDay} is not null`),
     check('users_reminder_lead_range', sql`${t.reminderLeadMinutes} between 0 and 10080`),
     uniqueIndex('users_email_lower_key').on(sql`lower(${t.email})`),
+    // Sign-in looks accounts up by `email = $1`: the only form row-level security lets use an index.
+    index('users_email_idx').on(t.email),
+    check('users_email_lowercase', sql`${t.email} = lower(${t.email})`),
     check('users_email_length', sql`char_length(${t.email}) between 3 and 254`),
     check('users_name_length', sql`char_length(${t.name}) between 1 and 100`),
   ],

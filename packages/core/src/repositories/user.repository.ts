@@ -47,7 +47,9 @@ export class UserRepository {
   }
 
   async findByEmail(email: string): Promise<UserRow | undefined> {
-    const [row] = await this.db.select().from(users).where(sql`lower(${users.email}) = lower(${email})`);
+    // Emails are stored lower-case (a check constraint): a plain equality on the column can use its
+    // index under row-level security, where lower(email) could not (lower() is not leakproof).
+    const [row] = await this.db.select().from(users).where(eq(users.email, email.toLowerCase()));
     return row;
   }
 
