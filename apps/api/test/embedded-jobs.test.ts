@@ -25,6 +25,8 @@ describe.skipIf(testDb !== 'pglite')('embedded mode: jobs survive a restart', { 
     const env = {
       DATA_DIR: dataDir,
       SMTP_URL: smtp.url,
+      // With SMTP, sign-up would confirm the address by mail first; this test signs up directly.
+      SIGNUP_VERIFY_EMAIL: 'false',
       LOG_LEVEL: 'info',
       JOB_POLL_MS: '100',
       BCRYPT_COST: '4',

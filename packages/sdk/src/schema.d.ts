@@ -4812,7 +4812,7 @@ export interface components {
         };
         /** AuditEntry */
         AuditEntry: {
-            /** @description One of: auth.register, auth.login, auth.login_failed, auth.login_throttled, auth.logout, user.updated, user.password_changed, user.deleted, api_key.created, api_key.revoked, webhook.created, webhook.updated, webhook.deleted, webhook.secret_rotated, calendar.feed_created, calendar.feed_revoked, calendar.connection_created, calendar.connection_updated, calendar.connection_deleted, admin.user_disabled, admin.user_enabled, admin.role_changed, admin.job_retried, project.created, project.updated, project.deleted, task.created, task.updated, task.completed, task.deleted */
+            /** @description One of: auth.register, auth.login, auth.login_failed, auth.login_throttled, auth.logout, user.updated, user.password_changed, user.deleted, api_key.created, api_key.revoked, webhook.created, webhook.updated, webhook.deleted, webhook.secret_rotated, calendar.feed_created, calendar.feed_revoked, calendar.connection_created, calendar.connection_deleted, admin.user_disabled, admin.user_enabled, admin.role_changed, admin.job_retried, project.created, project.updated, project.deleted, task.created, task.updated, task.completed, task.deleted */
             action: string;
             actor_id: string | null;
             api_key_id: string | null;
