@@ -205,6 +205,19 @@ describe('the audit log', () => {
     expect(all).not.toContain('wrong password');
   });
 
+  it('records a failed sign-in whose email holds a lone UTF-16 surrogate (jsonb refuses those) as 401, not 500', async () => {
+    const res = await new Client(t.app).request(
+      'POST',
+      `${API}/auth/login`,
+      '{"email":"\\ud800x@example.com","password":"whatever it is"}',
+      { 'content-type': 'application/json' },
+    );
+    expectError(res, 401, 'UNAUTHORIZED');
+    const [entry] = await search(`action=auth.login_failed`);
+    expect(entry!.request_id).toBe(res.headers['x-request-id']);
+    expect(entry!.details.email).toBe('\uFFFDx@example.com');
+  });
+
   it('records task and project changes with the changed field names, not their content', async () => {
     const project = (await ann.post(`${API}/projects`, { name: 'Secret project' })).body.data;
     const task = (await ann.post(`${API}/tasks`, { title: 'Confidential title', project_id: project.id }))

@@ -50,6 +50,19 @@ export interface AuditEntry {
   actorId?: string | null | undefined;
 }
 
+// A UTF-16 half without its other half: JSON can carry it (as \ud800), PostgreSQL's jsonb cannot.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** The details with every string made storable (lone surrogates replaced by U+FFFD). */
+function storable(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(LONE_SURROGATE, '\uFFFD');
+  if (Array.isArray(value)) return value.map(storable);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)]));
+  }
+  return value;
+}
+
 /** An audit row for `entry`, filled in from the request being served. */
 export function auditRow(entry: AuditEntry): NewAuditRow {
   const context = currentRequest();
@@ -63,7 +76,7 @@ export function auditRow(entry: AuditEntry): NewAuditRow {
     ip: context?.ip ?? null,
     userAgent: context?.userAgent ?? null,
     requestId: context?.requestId ?? null,
-    details: entry.details ?? null,
+    details: entry.details ? (storable(entry.details) as Record<string, unknown>) : null,
   };
 }
 
