@@ -1,5 +1,42 @@
 import { type ReactNode, useId } from 'react';
 import { Link } from 'react-router';
+import { messageOf } from '../lib/api';
+import { isForbidden } from '../lib/dashboard';
+
+/**
+ * What an admin page shows before its own content, or undefined once the caller is a known admin
+ * whom the server has not refused: loading, the profile's error, or "Admins only" (with `why` for
+ * someone who is not an admin). `error`: the page's main query's error (a 403 from the server).
+ */
+export function adminGate(
+  title: string,
+  me: { isPending: boolean; isError: boolean; error: unknown; data?: { role: string } | undefined },
+  error: unknown,
+  why: ReactNode,
+): ReactNode | undefined {
+  if (me.isPending)
+    return (
+      <section className="content" aria-label={title}>
+        <div className="spinner" role="status" aria-label="Loading" />
+      </section>
+    );
+  if (me.isError)
+    return (
+      <section className="content" aria-label={title}>
+        <p className="form-error" role="alert">
+          {messageOf(me.error)}
+        </p>
+      </section>
+    );
+  const admin = me.data?.role === 'admin';
+  if (!admin || isForbidden(error))
+    return (
+      <AdminsOnly title={title} reason={admin ? messageOf(error) : undefined}>
+        {why}
+      </AdminsOnly>
+    );
+  return undefined;
+}
 
 /**
  * An admin page for someone who is not an admin (or an admin the server refuses): said plainly, with

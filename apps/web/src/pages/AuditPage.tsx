@@ -1,6 +1,6 @@
 import { useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { AdminsOnly } from '../components/AdminsOnly';
+import { adminGate } from '../components/AdminsOnly';
 import { AuditList } from '../components/AuditList';
 import { Field } from '../components/Field';
 import { messageOf } from '../lib/api';
@@ -14,7 +14,6 @@ import {
   useAuditLog,
   useUserNames,
 } from '../lib/audit';
-import { isForbidden } from '../lib/dashboard';
 import { fieldProblem } from '../lib/integrations';
 import { isDate } from '../lib/reports';
 import { useMe, useTimeZone } from '../lib/session';
@@ -66,27 +65,16 @@ export function AuditPage() {
   const filtered = filterCount > 0;
   const clear = () => update({ action: undefined, actor: undefined, from: undefined, to: undefined });
 
-  if (me.isPending)
-    return (
-      <section className="content" aria-label="Audit log">
-        <div className="spinner" role="status" aria-label="Loading" />
-      </section>
-    );
-  if (me.isError)
-    return (
-      <section className="content" aria-label="Audit log">
-        <p className="form-error" role="alert">
-          {messageOf(me.error)}
-        </p>
-      </section>
-    );
-  if (!admin || isForbidden(log.error))
-    return (
-      <AdminsOnly title="Audit log" reason={admin ? messageOf(log.error) : undefined}>
-        The audit log is for the administrators of this Taskman. Your own sign-ins and changes are in{' '}
-        <Link to="/settings#activity">Settings › Recent activity</Link>.
-      </AdminsOnly>
-    );
+  const gate = adminGate(
+    'Audit log',
+    me,
+    log.error,
+    <>
+      The audit log is for the administrators of this Taskman. Your own sign-ins and changes are in{' '}
+      <Link to="/settings#activity">Settings › Recent activity</Link>.
+    </>,
+  );
+  if (gate) return gate;
 
   const data = query ? log.data : undefined;
   const meta = data?.meta;

@@ -1,6 +1,6 @@
 import { type CSSProperties, type ReactNode, useState } from 'react';
 import { Link } from 'react-router';
-import { AdminsOnly } from '../components/AdminsOnly';
+import { adminGate } from '../components/AdminsOnly';
 import { DayChart } from '../components/DayChart';
 import { messageOf } from '../lib/api';
 import {
@@ -12,7 +12,6 @@ import {
   duration,
   HEALTH,
   type HealthStatus,
-  isForbidden,
   millis,
   type ProcessInfo,
   pct,
@@ -38,27 +37,16 @@ export function OperationsPage() {
   // Said to a screen reader after a Refresh asked for by hand (not every 10 s: that would be noise).
   const [announce, setAnnounce] = useState('');
 
-  if (me.isPending)
-    return (
-      <section className="content" aria-label="Operations">
-        <div className="spinner" role="status" aria-label="Loading" />
-      </section>
-    );
-  if (me.isError)
-    return (
-      <section className="content" aria-label="Operations">
-        <p className="form-error" role="alert">
-          {messageOf(me.error)}
-        </p>
-      </section>
-    );
-  if (!admin || isForbidden(dashboard.error))
-    return (
-      <AdminsOnly title="Operations" reason={admin ? messageOf(dashboard.error) : undefined}>
-        The operations dashboard is for the administrators of this Taskman. Ask one of them if you need to see
-        it.
-      </AdminsOnly>
-    );
+  const gate = adminGate(
+    'Operations',
+    me,
+    dashboard.error,
+    <>
+      The operations dashboard is for the administrators of this Taskman. Ask one of them if you need to see
+      it.
+    </>,
+  );
+  if (gate) return gate;
 
   const data = dashboard.data;
   const refresh = async () => {

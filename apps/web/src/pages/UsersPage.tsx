@@ -2,12 +2,11 @@ import { useQueryClient } from '@tanstack/react-query';
 import { TaskmanError, type User } from '@taskman/sdk';
 import { useEffect, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { AdminsOnly } from '../components/AdminsOnly';
+import { adminGate } from '../components/AdminsOnly';
 import { ConfirmBox } from '../components/ConfirmBox';
 import { When } from '../components/When';
 import { messageOf } from '../lib/api';
 import { actorLog, type Role, type UserPage, updateUser, useUsers } from '../lib/audit';
-import { isForbidden } from '../lib/dashboard';
 import { useMe } from '../lib/session';
 import { toast } from '../lib/toast';
 
@@ -49,27 +48,16 @@ export function UsersPage() {
     return () => clearTimeout(timer);
   }, [text, q]);
 
-  if (me.isPending)
-    return (
-      <section className="content" aria-label="Users">
-        <div className="spinner" role="status" aria-label="Loading" />
-      </section>
-    );
-  if (me.isError)
-    return (
-      <section className="content" aria-label="Users">
-        <p className="form-error" role="alert">
-          {messageOf(me.error)}
-        </p>
-      </section>
-    );
-  if (!admin || isForbidden(users.error))
-    return (
-      <AdminsOnly title="Users" reason={admin ? messageOf(users.error) : undefined}>
-        Managing accounts is for the administrators of this Taskman. Ask one of them if you need a change to
-        an account.
-      </AdminsOnly>
-    );
+  const gate = adminGate(
+    'Users',
+    me,
+    users.error,
+    <>
+      Managing accounts is for the administrators of this Taskman. Ask one of them if you need a change to an
+      account.
+    </>,
+  );
+  if (gate) return gate;
 
   const data = users.data;
   const meta = data?.meta;
@@ -170,7 +158,7 @@ export function UsersPage() {
         <div className={`ops-card users-card report-body${updating ? ' updating' : ''}`}>
           <ul className="item-list user-list" aria-label={q ? `Users matching “${q}”` : 'Users'}>
             {data.data.map((u) => (
-              <UserItem key={u.id} user={u} self={u.id === me.data.id} />
+              <UserItem key={u.id} user={u} self={u.id === me.data?.id} />
             ))}
           </ul>
         </div>
