@@ -7,11 +7,13 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import authPlugin from './plugins/auth';
+import drainPlugin from './plugins/drain';
 import errorsPlugin, { sendError } from './plugins/errors';
 import idempotencyPlugin from './plugins/idempotency';
 import metricsPlugin from './plugins/metrics';
 import openapiPlugin from './plugins/openapi';
 import { registerQueueBoard } from './plugins/queue-board';
+import readRoutingPlugin from './plugins/read-routing';
 import requestLog, { requestIdFrom } from './plugins/request-log';
 import securityPlugin from './plugins/security';
 import { registerWebApp } from './plugins/web-app';
@@ -129,6 +131,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     // event streams send a heartbeat more often. Idle keep-alive connections close sooner.
     connectionTimeout: Math.max(120_000, 2 * config.eventsHeartbeatMs, 2 * config.requestTimeoutMs),
     keepAliveTimeout: 72_000,
+    // A request that reaches a stopping process (on a connection opened just before the listener
+    // closed) is served, not refused with 503: the database is open until the last one is done.
+    return503OnClosing: false,
     ...(opts.https
       ? { https: { ...opts.https, ...serverLimits(config), minVersion: 'TLSv1.3' as const } }
       : { http: serverLimits(config) }),
@@ -163,11 +168,13 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   });
 
   await app.register(errorsPlugin);
+  await app.register(drainPlugin);
   await app.register(metricsPlugin, { core });
   await app.register(requestLog);
   await app.register(securityPlugin, { core });
   await app.register(authPlugin, { services, adminIpAllowlist: config.adminIpAllowlist });
   await app.register(idempotencyPlugin, { services });
+  await app.register(readRoutingPlugin, { core });
   await app.register(openapiPlugin, { appUrl: config.appUrl });
 
   await app.register(healthRoutes, { services });

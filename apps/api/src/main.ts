@@ -27,16 +27,27 @@ async function main(): Promise<void> {
       'jobs (reminders, archiving) run in worker processes: start them with `npm run start:worker`',
     );
 
-  onShutdown(async (signal) => {
-    app.log.info({ signal }, 'stopping: finishing in-flight requests');
-    // Fastify stops accepting connections and waits for in-flight requests; running jobs finish;
-    // then the pools close.
-    await app.close();
-    await worker?.stop();
-    await core.sampler.stop();
-    await core.close();
-    app.log.info({}, 'stopped');
-  }, app.log);
+  onShutdown(
+    async (signal) => {
+      // An orchestrator's stop (SIGTERM) behind a load balancer: hand the connections over first
+      // (plugins/drain.ts). Ctrl-C at a terminal stops at once.
+      if (signal === 'SIGTERM' && config.shutdownDrainMs > 0) {
+        app.log.info({ signal, drainMs: config.shutdownDrainMs }, 'stopping: draining connections');
+        app.draining = true;
+        await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+      }
+      app.log.info({ signal }, 'stopping: finishing in-flight requests');
+      // Fastify stops accepting connections and waits for in-flight requests; running jobs finish;
+      // then the pools close.
+      await app.close();
+      await worker?.stop();
+      await core.sampler.stop();
+      await core.close();
+      app.log.info({}, 'stopped');
+    },
+    app.log,
+    10_000 + config.shutdownDrainMs,
+  );
   exitOnUnexpectedRejections(app.log);
   process.on('uncaughtException', (err) => {
     app.log.fatal({ err }, 'uncaught exception: exiting');

@@ -21,6 +21,8 @@ const EXPOSED = [
   'taskman_db_pool_max',
   'taskman_db_query_duration_seconds',
   'taskman_db_replica_lag_seconds',
+  'taskman_db_replica_up',
+  'taskman_db_reads_total',
   'taskman_disk_used_ratio',
   'taskman_process_heap_limit_bytes',
   'taskman_cache_hits_total',

@@ -125,6 +125,46 @@ describe(`the API process (${testDb})`, { timeout: 180_000 }, () => {
     expect(await exitOf(api.child)).toBe(0);
   });
 
+  it('SIGTERM with SHUTDOWN_DRAIN_MS: serves on with Connection: close and readiness 503, then exits; SIGINT stops at once', async () => {
+    const api = await startApi({ ...env, SHUTDOWN_DRAIN_MS: '2000' });
+    const { port } = new URL(api.url);
+    // A kept-alive connection (as nginx keeps them), open before the signal.
+    const socket = net.connect(Number(port), '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    let response = '';
+    socket.on('data', (d) => {
+      response += d;
+    });
+    const closed = new Promise((r) => socket.once('close', r));
+    const signalledAt = Date.now();
+    api.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    // Still serving: a new request is answered, but told to close its connection.
+    const live = await fetch(`${api.url}/health/live`);
+    expect(live.status).toBe(200);
+    expect(live.headers.get('connection')).toBe('close');
+    const ready = await fetch(`${api.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.headers.get('retry-after')).toBe('5');
+    expect(await ready.json()).toEqual({ status: 'unavailable' });
+    // The kept-alive connection's next request is served too, and the server then closes it.
+    socket.write('GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await closed;
+    expect(response).toMatch(/^HTTP\/1\.1 200/);
+    expect(response.toLowerCase()).toContain('connection: close');
+    expect(await exitOf(api.child)).toBe(0);
+    // It waited out the drain before closing.
+    expect(Date.now() - signalledAt).toBeGreaterThanOrEqual(2_000);
+    expect(api.output()).toContain('stopping: draining connections');
+
+    // Ctrl-C at a terminal is a person waiting: no drain.
+    const again = await startApi({ ...env, SHUTDOWN_DRAIN_MS: '60000' });
+    const interruptedAt = Date.now();
+    expect(await again.stop('SIGINT')).toBe(0);
+    expect(Date.now() - interruptedAt).toBeLessThan(30_000);
+    expect(again.output()).not.toContain('draining');
+  });
+
   it.runIf(testDb === 'pglite')('refuses a second process on the same embedded DATA_DIR', async () => {
     const api = await startApi(env);
     try {

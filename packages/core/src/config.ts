@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { REPLICA_CHECK_MS } from './db/replica';
 import { assertCronPattern } from './jobs/schedule';
 import { ipAllowlist } from './lib/ip-allowlist';
 
@@ -17,6 +18,13 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | undefined;
   databaseReplicaUrl: string | undefined;
+  /** Reads stop going to the replica while it trails the primary by more than this (ms). */
+  replicaMaxLagMs: number;
+  /**
+   * After a user's write, that user's reads go to the primary for this long (ms), so they read
+   * their own writes whatever the replica's lag (it is longer than replicaMaxLagMs).
+   */
+  readYourWritesMs: number;
   databasePoolMax: number;
   /**
    * The role the application's queries run as (SET ROLE after migrating), so that row-level
@@ -77,6 +85,11 @@ export interface Config {
   logFormat: 'json' | 'pretty' | undefined;
   bcryptCost: number;
   bodyLimitBytes: number;
+  /**
+   * On SIGTERM, keep serving this long (ms) with "Connection: close" and a failing readiness check
+   * before closing the listener, so a load balancer moves its connections elsewhere first.
+   */
+  shutdownDrainMs: number;
   /** The whole request (headers and body) must arrive within this; a slower client is disconnected. */
   requestTimeoutMs: number;
   /** The largest request line and headers accepted (bytes); a larger block is answered 431. */
@@ -195,6 +208,21 @@ export function loadConfig(env: Env = process.env): Config {
   if (databaseReplicaUrl && !databaseUrl)
     fail('DATABASE_REPLICA_URL', 'needs DATABASE_URL to be set as well');
   const mode: Mode = databaseUrl ? 'cluster' : 'embedded';
+  const replicaMaxLagMs = int(env, 'DATABASE_REPLICA_MAX_LAG_MS', 2_000, 100, 600_000);
+  const readYourWritesMs = int(
+    env,
+    'READ_YOUR_WRITES_MS',
+    Math.max(5_000, replicaMaxLagMs * 2),
+    0,
+    3_600_000,
+  );
+  // The replica is checked every half second: a window shorter than the lag allowed plus that
+  // could send a user's read to a replica that has not replayed their write yet.
+  if (readYourWritesMs < replicaMaxLagMs + REPLICA_CHECK_MS)
+    fail(
+      'READ_YOUR_WRITES_MS',
+      `must be at least DATABASE_REPLICA_MAX_LAG_MS + ${REPLICA_CHECK_MS} (${replicaMaxLagMs + REPLICA_CHECK_MS})`,
+    );
 
   const jwtSecret = str(env, 'JWT_SECRET');
   if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
@@ -258,6 +286,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: dataDirOf(str(env, 'DATA_DIR') ?? './data'),
     databaseUrl,
     databaseReplicaUrl,
+    replicaMaxLagMs,
+    readYourWritesMs,
     databasePoolMax: int(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
     databaseAppRole: databaseAppRole(env),
     redisUrl,
@@ -306,6 +336,7 @@ export function loadConfig(env: Env = process.env): Config {
         : oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     bcryptCost,
     bodyLimitBytes: int(env, 'BODY_LIMIT', 1_048_576, 1024, 100 * 1_048_576),
+    shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 0, 0, 120_000),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000),
     maxHeaderBytes: int(env, 'MAX_HEADER_BYTES', 16_384, 1024, 1_048_576),
     trustProxy: bool(env, 'TRUST_PROXY', false),

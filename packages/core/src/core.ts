@@ -8,6 +8,7 @@ import { SessionCache } from './cache/session.cache';
 import { TaskCache } from './cache/task.cache';
 import type { Config } from './config';
 import { type Database, openDatabase } from './db/client';
+import { RecentWriters } from './db/read-your-writes';
 import { transactionRunner } from './db/transaction';
 import { type EventBus, MemoryEventBus, RedisEventBus } from './events/event-bus';
 import { BullJobQueue } from './jobs/bullmq.queue';
@@ -113,6 +114,11 @@ export interface Core {
   /** The shared Redis client in cluster mode (rate limiter, cache); undefined in embedded mode. */
   redis: Redis | undefined;
   cacheStore: CacheStore;
+  /**
+   * With a read replica: who wrote lately, so the API sends their reads to the primary
+   * (READ_YOUR_WRITES_MS). Undefined without DATABASE_REPLICA_URL: every read is on the primary.
+   */
+  recentWriters: RecentWriters | undefined;
   /** Fleet figures (the dashboard, business metrics). */
   system: SystemRepository;
   /** Writes this process's figures for the dashboard; started by the entry points (main.ts). */
@@ -165,6 +171,8 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
       poolMax: config.databasePoolMax,
+      replicaUrl: config.databaseReplicaUrl,
+      replicaMaxLagMs: config.replicaMaxLagMs,
     }));
   try {
     if (opts.migrate !== false) await database.migrate();
@@ -181,7 +189,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
   const metrics = createMetrics({ process: processKind });
   database.observeQueries((seconds) => metrics.dbQueryDuration.observe(seconds));
   addDatabaseGauges(metrics, database);
-  const system = new SystemRepository(database.db, database.kind);
+  const system = new SystemRepository(database.db, database.kind, database.replica);
   addBusinessGauges(metrics, { figures: () => system.businessFigures(clock.now()) });
   addHostGauges(metrics, { replicaLagSeconds: () => system.replicaLagSeconds(), dataDir: config.dataDir });
   const sampler = new ProcessSampler(metrics, system, clock, log, processKind, config.metricsSampleMs);
@@ -189,6 +197,12 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
   const redis = config.redisUrl ? await openRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
   if (redis && redis.status !== 'ready')
     log.warn({}, 'Redis is not reachable yet: serving without the cache until it is');
+  if (database.replica && !redis)
+    log.warn(
+      {},
+      'DATABASE_REPLICA_URL without REDIS_URL: each API process knows only its own requests, so a user whose next read reaches another process may not see their write for up to DATABASE_REPLICA_MAX_LAG_MS; set REDIS_URL',
+    );
+  const recentWriters = database.replica ? new RecentWriters(redis, config.readYourWritesMs) : undefined;
   const cacheStore: CacheStore = redis ? new RedisCacheStore(redis) : new MemoryCacheStore();
   const events: EventBus = redis
     ? new RedisEventBus(redis, config.redisKeyPrefix, log)
@@ -378,6 +392,7 @@ export async function createCore(config: Config, opts: CreateCoreOptions = {}): 
     log,
     redis,
     cacheStore,
+    recentWriters,
     system,
     sampler,
     services: {

@@ -52,6 +52,26 @@ describe('loadConfig', () => {
     expect(message.split('\n')).toHaveLength(1);
   });
 
+  it('keeps read-your-writes longer than the replica lag it tolerates; drains only when asked', () => {
+    const cluster = { DATABASE_URL: 'postgres://localhost/taskman', JWT_SECRET: SECRET };
+    const c = loadConfig({ ...cluster, DATABASE_REPLICA_URL: 'postgres://replica/taskman' });
+    expect(c.databaseReplicaUrl).toBe('postgres://replica/taskman');
+    expect(c.replicaMaxLagMs).toBe(2_000);
+    expect(c.readYourWritesMs).toBe(5_000);
+    expect(c.shutdownDrainMs).toBe(0);
+    // A larger lag allowed stretches the default window with it.
+    expect(loadConfig({ ...cluster, DATABASE_REPLICA_MAX_LAG_MS: '10000' }).readYourWritesMs).toBe(20_000);
+    expect(() =>
+      loadConfig({ ...cluster, DATABASE_REPLICA_MAX_LAG_MS: '2000', READ_YOUR_WRITES_MS: '2400' }),
+    ).toThrow(/READ_YOUR_WRITES_MS must be at least DATABASE_REPLICA_MAX_LAG_MS \+ 500 \(2500\)/);
+    expect(loadConfig({ ...cluster, READ_YOUR_WRITES_MS: '2500' }).readYourWritesMs).toBe(2_500);
+    expect(() => loadConfig({ DATABASE_REPLICA_URL: 'postgres://replica/taskman' })).toThrow(
+      /needs DATABASE_URL/,
+    );
+    expect(loadConfig({ SHUTDOWN_DRAIN_MS: '5000' }).shutdownDrainMs).toBe(5_000);
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_MS: '-1' })).toThrow(/SHUTDOWN_DRAIN_MS/);
+  });
+
   it('does not echo secrets in its errors', () => {
     expect(() =>
       loadConfig({ DATABASE_URL: 'postgres://u:hunter2@h/db', JWT_SECRET: 'short-secret-hunter2' }),

@@ -4695,7 +4695,7 @@ export interface paths {
         };
         /**
          * The database, Redis and the job queue: state and latency of each
-         * @description Ready (200) while the database answers; 503 when it does not. Redis and the job queue (cluster mode) are reported too: without them the API serves from the database and the outbox keeps jobs until they are back, so their being down makes the status "degraded", still 200.
+         * @description Ready (200) while the database answers; 503 when it does not, and while the process is stopping (draining its connections after SIGTERM). Redis and the job queue (cluster mode) are reported too: without them the API serves from the database and the outbox keeps jobs until they are back, so their being down makes the status "degraded", still 200.
          */
         get: {
             parameters: {

@@ -9,6 +9,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import { ReadRoutingPool, type ReadTarget, ReplicaMonitor, type ReplicaState } from './replica';
 import { quoteIdent, ROW_SCOPE_SETTING, scopePglite, scopePool } from './rls';
 import * as schema from './schema';
 
@@ -35,6 +36,8 @@ export interface Database {
   restrict(appRole: string): Promise<void>;
   /** Pool figures for health and metrics; PGlite has a single connection. */
   poolStats(): { total: number; idle: number; waiting: number; max: number };
+  /** With DATABASE_REPLICA_URL: the replica's state and how many reads went where (metrics). */
+  replica?: { state(): ReplicaState; reads: Readonly<Record<ReadTarget, number>> };
   /** Calls `observe` with the duration (seconds) of every query from now on (metrics). */
   observeQueries(observe: (seconds: number) => void): void;
   close(): Promise<void>;
@@ -49,11 +52,18 @@ export interface OpenDatabaseOptions {
   /** Directory for PGlite; 'memory://' for a throw-away database. */
   dataDir: string;
   poolMax?: number;
+  /** A streaming replica of databaseUrl for reads (db/replica.ts). */
+  replicaUrl?: string | undefined;
+  replicaMaxLagMs?: number;
 }
 
 /** Opens PostgreSQL when a URL is given, else an embedded PGlite database in dataDir. */
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolMax ?? 10) : openPglite(opts.dataDir);
+  if (!opts.databaseUrl) return openPglite(opts.dataDir);
+  const replica = opts.replicaUrl
+    ? { url: opts.replicaUrl, maxLagMs: opts.replicaMaxLagMs ?? 2_000 }
+    : undefined;
+  return openPostgres(opts.databaseUrl, opts.poolMax ?? 10, replica);
 }
 
 type QueryObserver = { current?: (seconds: number) => void };
@@ -88,7 +98,7 @@ function redactUrl(url: string): string {
   return u.toString();
 }
 
-function openPostgres(url: string, max: number): Database {
+function openPool(url: string, max: number, observer: QueryObserver): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max,
@@ -97,14 +107,25 @@ function openPostgres(url: string, max: number): Database {
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
-  const observer: QueryObserver = {};
   pool.on('connect', (client) => timeQueries(client, observer));
+  return pool;
+}
+
+function openPostgres(url: string, max: number, replicaOf?: { url: string; maxLagMs: number }): Database {
+  const observer: QueryObserver = {};
+  const pool = openPool(url, max, observer);
   const scoped = scopePool(pool);
-  const db = drizzlePg(pool, { schema }) as unknown as Db;
+  // The replica's connections take the same role and row scope as the primary's.
+  const replicaPool = replicaOf ? openPool(replicaOf.url, max, observer) : undefined;
+  const scopedReplica = replicaPool ? scopePool(replicaPool) : undefined;
+  const monitor = replicaPool ? new ReplicaMonitor(pool, replicaPool, replicaOf!.maxLagMs) : undefined;
+  const router = replicaPool && monitor ? new ReadRoutingPool(pool, replicaPool, monitor) : undefined;
+  monitor?.start();
+  const db = drizzlePg((router ?? pool) as pg.Pool, { schema }) as unknown as Db;
   return {
     kind: 'postgres',
     db,
-    location: redactUrl(url),
+    location: replicaOf ? `${redactUrl(url)} (reads: ${redactUrl(replicaOf.url)})` : redactUrl(url),
     async ping() {
       await pool.query('select 1');
     },
@@ -145,12 +166,17 @@ function openPostgres(url: string, max: number): Database {
         }
       }
       scoped.setRole(appRole);
+      scopedReplica?.setRole(appRole);
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
+    ...(monitor && router ? { replica: { state: () => monitor.state(), reads: router.reads } } : {}),
     observeQueries(observe) {
       observer.current = observe;
     },
-    close: () => pool.end(),
+    async close() {
+      monitor?.stop();
+      await Promise.all([pool.end(), replicaPool?.end()]);
+    },
   };
 }
 

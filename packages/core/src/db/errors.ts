@@ -1,5 +1,5 @@
 // Drizzle wraps driver errors (pg and PGlite alike) in DrizzleQueryError; the SQLSTATE is on the cause.
-function sqlState(err: unknown): string | undefined {
+export function sqlState(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;

@@ -24,6 +24,12 @@ export interface RequestContext {
    * and admin routes. Work outside any request (jobs, the CLI) is 'system' too.
    */
   rowScope?: string | undefined;
+  /**
+   * Where this request's reads may go (DATABASE_REPLICA_URL): 'replica' for a GET whose caller
+   * has not written within READ_YOUR_WRITES_MS; otherwise (unset) the primary. Transactions and
+   * writes always go to the primary.
+   */
+  reads?: 'replica' | undefined;
 }
 
 export const requestContext = new AsyncLocalStorage<RequestContext>();
@@ -42,3 +48,6 @@ export function withSystemScope<T>(fn: () => T): T {
   const store = requestContext.getStore();
   return store ? requestContext.run({ ...store, rowScope: 'system' }, fn) : fn();
 }
+
+/** True when the work in progress may read from the replica (a read-only request, no recent write). */
+export const mayReadFromReplica = (): boolean => requestContext.getStore()?.reads === 'replica';

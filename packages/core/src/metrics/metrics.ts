@@ -1,6 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { getHeapStatistics } from 'node:v8';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Database } from '../db/client';
 
 /** The version in every build_info and dashboard. */
 export const TASKMAN_VERSION = '0.1.0';
@@ -126,10 +127,29 @@ export function addBusinessGauges(metrics: Metrics, sources: BusinessSources, no
 }
 
 /** The connection pool: connections in use, idle and waiting for one, and the pool's size. */
-export function addDatabaseGauges(
-  metrics: Metrics,
-  database: { poolStats(): { total: number; idle: number; waiting: number; max: number } },
-): void {
+export function addDatabaseGauges(metrics: Metrics, database: Pick<Database, 'poolStats' | 'replica'>): void {
+  const replica = database.replica;
+  if (replica) {
+    new Gauge({
+      name: 'taskman_db_replica_up',
+      help: 'Whether reads go to the replica (1) or all go to the primary (0: down, or trailing by more than DATABASE_REPLICA_MAX_LAG_MS)',
+      registers: [metrics.registry],
+      collect() {
+        this.set(replica.state().usable ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'taskman_db_reads_total',
+      help: 'Statements outside transactions, by the server that ran them (primary or replica)',
+      labelNames: ['target'] as const,
+      registers: [metrics.registry],
+      collect() {
+        this.reset();
+        this.inc({ target: 'primary' }, replica.reads.primary);
+        this.inc({ target: 'replica' }, replica.reads.replica);
+      },
+    });
+  }
   new Gauge({
     name: 'taskman_db_pool_connections',
     help: 'Database pool connections: used (running a query or a transaction), idle, and requests waiting for one',
@@ -162,7 +182,7 @@ export function addHostGauges(
 ): void {
   new Gauge({
     name: 'taskman_db_replica_lag_seconds',
-    help: 'How far the furthest streaming replica trails the primary (absent without replicas)',
+    help: 'How far the read replica (DATABASE_REPLICA_URL) trails the primary, as this process last measured it; else the furthest streaming replica seen by the primary (absent without replicas, or while the replica is down)',
     registers: [metrics.registry],
     async collect() {
       const lag = await sources.replicaLagSeconds().catch(() => null);

@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
+import type { ReplicaState } from '../db/replica';
 
 /** One interval of one process, as the samplers write it and the dashboard reads it. */
 export interface ProcessSample {
@@ -47,6 +48,8 @@ export class SystemRepository {
   constructor(
     private readonly db: Db,
     private readonly kind: 'pglite' | 'postgres',
+    /** The read replica this process uses (DATABASE_REPLICA_URL), if any. */
+    private readonly replica?: { state(): ReplicaState },
   ) {}
 
   private async rows<T>(query: SQL): Promise<T[]> {
@@ -113,10 +116,12 @@ export class SystemRepository {
   }
 
   /**
-   * How far the furthest streaming replica trails this primary (seconds), from pg_stat_replication;
-   * null without replicas (and on PGlite).
+   * How far the read replica trails the primary (seconds), as this process measures it (db/replica.ts);
+   * without DATABASE_REPLICA_URL, the furthest streaming replica in pg_stat_replication (which
+   * shows rows only to a role with pg_read_all_stats). null without replicas (and on PGlite).
    */
   async replicaLagSeconds(): Promise<number | null> {
+    if (this.replica) return this.replica.state().lagSeconds;
     if (this.kind === 'pglite') return null;
     const [row] = await this.rows<{ lag: number | null }>(sql`
       select max(extract(epoch from coalesce(replay_lag, write_lag, flush_lag)))::float8 as lag

@@ -38,11 +38,16 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (a
         ...common,
         summary: 'The database, Redis and the job queue: state and latency of each',
         description:
-          'Ready (200) while the database answers; 503 when it does not. Redis and the job queue (cluster mode) are reported too: without them the API serves from the database and the outbox keeps jobs until they are back, so their being down makes the status "degraded", still 200.',
+          'Ready (200) while the database answers; 503 when it does not, and while the process is stopping (draining its connections after SIGTERM). Redis and the job queue (cluster mode) are reported too: without them the API serves from the database and the outbox keeps jobs until they are back, so their being down makes the status "degraded", still 200.',
       },
       config: { rateLimit: false },
     },
     async (_request, reply) => {
+      // Stopping (SIGTERM): not ready for new work, whatever the dependencies say.
+      if (app.draining) {
+        reply.header('retry-after', '5');
+        return reply.status(503).send({ status: 'unavailable' as const });
+      }
       const { ready, status, checks } = await services.health.readiness();
       const body = {
         status,

@@ -47,7 +47,8 @@ const syncRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app
   app.get(
     '/sync',
     {
-      config: { scope: ['tasks:read', 'projects:read'] },
+      // Cursors are database snapshots: always the primary's, never a replica's older one.
+      config: { scope: ['tasks:read', 'projects:read'], readsFromPrimary: true },
       schema: {
         tags: ['sync'],
         summary: 'What changed since your last sync (delta sync for offline clients)',
