@@ -15,6 +15,9 @@ const ENGINE_AGNOSTIC_API = [
   'apps/api/test/caldav-sync.test.ts',
   'apps/api/test/deploy-config.test.ts',
   'apps/api/test/transport.test.ts',
+  // The local cluster (deploy/local-cluster) brings its own PostgreSQL primary and replica.
+  'apps/api/test/scale-out.test.ts',
+  'apps/api/test/web-assets.test.ts',
   // OWASP API Top 10: the groups that attack the HTTP layer, the outbound guards and the
   // configuration (API1, API2, API3 and the hostile-JSON property test run on both engines).
   'apps/api/test/owasp/api4-resource-consumption.test.ts',
@@ -52,6 +55,7 @@ export const SERIAL = [
     'revocation-purge',
     'secrets-at-rest',
     'backup',
+    'scale-out',
   ].map((name) => `apps/api/test/${name}.test.ts`),
 ];
 const phase = process.env.TEST_PHASE;
