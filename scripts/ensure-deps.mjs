@@ -31,7 +31,7 @@ function newest(paths) {
 
 const web = path.join(root, 'apps/web');
 const built = path.join(web, 'dist/index.html');
-const sources = ['src', 'public', 'index.html', 'vite.config.ts', 'package.json'].map((f) =>
+const sources = ['src', 'public', 'index.html', 'vite.config.ts', 'precompress.ts', 'package.json'].map((f) =>
   path.join(web, f),
 );
 sources.push(path.join(root, 'packages/sdk/src'));

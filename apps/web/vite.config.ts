@@ -1,9 +1,12 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
+import { precompress } from './precompress';
 
 // The web app is static files: the API process serves them at / in embedded mode, nginx in
-// cluster mode. `npm run dev:web` proxies the API to a local `npm start`.
+// cluster mode. `npm run dev:web` proxies the API to a local `npm start`. Files under assets/ are
+// named by their content hash (Vite's default), so they can be cached for ever; the others
+// (index.html, sw.js, workbox-*.js, the manifest, the icons) keep their names and are revalidated.
 export default defineConfig({
   root: import.meta.dirname,
   plugins: [
@@ -47,6 +50,8 @@ export default defineConfig({
         ],
       },
     }),
+    // Last: .br and .gz copies of the text files, the service worker's included.
+    precompress(),
   ],
   build: { outDir: 'dist', emptyOutDir: true, sourcemap: true },
   server: {

@@ -122,8 +122,11 @@ function fieldIssues(issues: AjvIssue[], context: string | undefined): FieldIssu
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The web app's index.html, when the API serves the web app (see plugins/web-app.ts). */
-    webAppIndex: string | null;
+    /**
+     * Sends the web app's index.html (compressed, with its ETag: 304 when unchanged), when the API
+     * serves the web app (see plugins/web-app.ts).
+     */
+    sendWebAppIndex: ((request: FastifyRequest, reply: FastifyReply) => FastifyReply) | null;
   }
 }
 
@@ -141,12 +144,10 @@ function isWebAppNavigation(request: FastifyRequest): boolean {
 
 /** The error handler and 404 handler: every failure leaves in the envelope, never with a stack trace. */
 export default fp(async function errors(app: FastifyInstance) {
-  app.decorate('webAppIndex', null);
+  app.decorate('sendWebAppIndex', null);
   app.setNotFoundHandler((request, reply) => {
     // A path of the web app (a client-side route such as /today) gets the app, when it is served here.
-    if (app.webAppIndex && isWebAppNavigation(request)) {
-      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(app.webAppIndex);
-    }
+    if (app.sendWebAppIndex && isWebAppNavigation(request)) return app.sendWebAppIndex(request, reply);
     return sendError(
       request,
       reply,
