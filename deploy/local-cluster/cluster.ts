@@ -24,6 +24,7 @@ import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { makeSelfSignedCertificate } from './tls';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const NGINX_DIR = path.join(REPO, 'deploy/nginx');
@@ -62,6 +63,8 @@ export const portsFrom = (base: number, apis: number, workers: number): Ports =>
 interface State {
   basePort: number;
   ports: Ports;
+  /** The passwords of the cluster's PostgreSQL superuser and of its Redis (the file is 0600). */
+  passwords: { postgres: string; redis: string };
   /** Settings shared by the API and worker processes (secrets included: the file is 0600). */
   env: Record<string, string>;
 }
@@ -82,23 +85,50 @@ function pgBin(program: string): string {
 const isRoot = () => process.getuid?.() === 0;
 
 /** Runs a PostgreSQL program as the postgres user when we are root (the server refuses root). */
-function asPostgres(program: string, args: string[], opts: { quiet?: boolean } = {}): string {
+function asPostgres(program: string, args: string[], env: Record<string, string> = {}): string {
   const [cmd, argv] = isRoot()
     ? ['runuser', ['-u', 'postgres', '--', pgBin(program), ...args]]
     : [pgBin(program), args];
-  return execFileSync(cmd, argv, {
-    encoding: 'utf8',
-    stdio: opts.quiet ? 'pipe' : ['ignore', 'pipe', 'pipe'],
-  });
+  return execFileSync(cmd, argv, { encoding: 'utf8', stdio: 'pipe', env: { ...process.env, ...env } });
 }
+
+const postgresIds = () => ({
+  uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()),
+  gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim()),
+});
 
 function ownedByPostgres(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (!isRoot()) return;
-  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+  const { uid, gid } = postgresIds();
   chownSync(dir, uid, gid);
   chmodSync(dir, 0o700);
+}
+
+/**
+ * The pid in a pid file, if that process is alive and is what the file is for (its command line
+ * contains `marker`): after a reboot or a crash, a pid file may name an unrelated process.
+ */
+function pidOf(file: string, marker: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').split('\n')[0]!.trim());
+  if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) return undefined;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    return cmdline.includes(marker) ? pid : undefined;
+  } catch {
+    // No /proc (not Linux): liveness is all there is to go on.
+    return pid;
+  }
+}
+
+/** Sends a signal; a process that has exited meanwhile is not an error. */
+function kill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -170,14 +200,18 @@ export class LocalCluster {
   get certificate(): string {
     return readFileSync(path.join(this.dir, 'tls/cert.pem'), 'utf8');
   }
+  /** The cluster's PostgreSQL superuser on the primary (the tests check what was stored). */
   get primaryUrl(): string {
-    return `postgres://postgres@127.0.0.1:${this.ports.primary}/taskman`;
+    return this.pgUrl(this.ports.primary, 'taskman');
   }
   get replicaUrl(): string {
-    return `postgres://postgres@127.0.0.1:${this.ports.replica}/taskman`;
+    return this.pgUrl(this.ports.replica, 'taskman');
   }
   get redisUrl(): string {
-    return `redis://127.0.0.1:${this.ports.redis}`;
+    return `redis://:${this.state.passwords.redis}@127.0.0.1:${this.ports.redis}`;
+  }
+  private pgUrl(port: number, database: string): string {
+    return `postgres://postgres:${this.state.passwords.postgres}@127.0.0.1:${port}/${database}`;
   }
   get apiNames(): NodeProcess[] {
     return this.ports.apis.map((_, i) => `api-${i + 1}` as NodeProcess);
@@ -195,30 +229,44 @@ export class LocalCluster {
   /** Starts every part (reusing data from an earlier `up` in the same directory) and waits for all. */
   static async up(opts: ClusterOptions): Promise<LocalCluster> {
     const dir = path.resolve(opts.dir);
+    // Others may pass through (the postgres user to its data, nginx's workers to their temp
+    // files), not look: the state holds passwords, keys and data.
     mkdirSync(path.join(dir, 'logs'), { recursive: true });
-    chmodSync(dir, 0o755);
+    chmodSync(dir, 0o711);
+    chmodSync(path.join(dir, 'logs'), 0o711);
     const stateFile = path.join(dir, 'state.json');
     const previous = existsSync(stateFile)
       ? (JSON.parse(readFileSync(stateFile, 'utf8')) as State)
       : undefined;
+    if (
+      previous &&
+      opts.basePort !== undefined &&
+      opts.basePort !== previous.basePort &&
+      existsSync(path.join(dir, 'pg-primary', 'PG_VERSION'))
+    )
+      throw new Error(
+        `${dir} holds a cluster made for port ${previous.basePort} (its servers are configured for it): use --port ${previous.basePort}, another --dir, or down --purge first`,
+      );
     const basePort = opts.basePort ?? previous?.basePort ?? 8443;
     const ports = portsFrom(basePort, opts.apis ?? 3, opts.workers ?? 2);
-    // Secrets made once per state directory: the data sealed with them stays readable across ups.
+    const secret = (bytes: number, encoding: BufferEncoding) => randomBytes(bytes).toString(encoding);
+    // Made once per state directory: the data sealed with them stays readable across ups.
+    const passwords = previous?.passwords ?? { postgres: secret(24, 'hex'), redis: secret(24, 'hex') };
     const secrets = previous
       ? { JWT_SECRET: previous.env.JWT_SECRET!, ENCRYPTION_KEY: previous.env.ENCRYPTION_KEY! }
-      : {
-          JWT_SECRET: randomBytes(48).toString('base64url'),
-          ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-        };
+      : { JWT_SECRET: secret(48, 'base64url'), ENCRYPTION_KEY: secret(32, 'hex') };
+    const databaseUrl = (port: number) =>
+      `postgres://postgres:${passwords.postgres}@127.0.0.1:${port}/taskman`;
     const state: State = {
       basePort,
       ports,
+      passwords,
       env: {
         NODE_ENV: 'production',
         ...secrets,
-        DATABASE_URL: `postgres://postgres@127.0.0.1:${ports.primary}/taskman`,
-        DATABASE_REPLICA_URL: `postgres://postgres@127.0.0.1:${ports.replica}/taskman`,
-        REDIS_URL: `redis://127.0.0.1:${ports.redis}`,
+        DATABASE_URL: databaseUrl(ports.primary),
+        DATABASE_REPLICA_URL: databaseUrl(ports.replica),
+        REDIS_URL: `redis://:${passwords.redis}@127.0.0.1:${ports.redis}`,
         APP_URL: `https://localhost:${ports.https}`,
         HOST: '127.0.0.1',
         TRUST_PROXY: 'true',
@@ -264,29 +312,7 @@ export class LocalCluster {
     const tls = path.join(this.dir, 'tls');
     if (existsSync(path.join(tls, 'cert.pem'))) return;
     mkdirSync(tls, { recursive: true, mode: 0o700 });
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        path.join(tls, 'key.pem'),
-        '-out',
-        path.join(tls, 'cert.pem'),
-        '-days',
-        '30',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    makeSelfSignedCertificate(tls);
     this.log('made a self-signed TLS certificate for localhost (30 days)');
   }
 
@@ -304,11 +330,25 @@ export class LocalCluster {
     const data = this.pgDir('primary');
     if (!existsSync(path.join(data, 'PG_VERSION'))) {
       ownedByPostgres(data);
-      asPostgres(
-        'initdb',
-        ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-instructions'],
-        { quiet: true },
-      );
+      // Password sign-in (scram) even on loopback: any local user could otherwise be superuser.
+      const pwfile = path.join(this.dir, 'pg-pwfile');
+      writeFileSync(pwfile, `${this.state.passwords.postgres}\n`, { mode: 0o600 });
+      if (isRoot()) chownSync(pwfile, postgresIds().uid, -1);
+      try {
+        asPostgres('initdb', [
+          '-D',
+          data,
+          '-U',
+          'postgres',
+          '--auth=scram-sha-256',
+          `--pwfile=${pwfile}`,
+          '-E',
+          'UTF8',
+          '--no-instructions',
+        ]);
+      } finally {
+        rmSync(pwfile, { force: true });
+      }
       // TCP on loopback only; streaming replication to the replica (initdb's pg_hba.conf already
       // trusts replication connections from 127.0.0.1).
       writeFileSync(
@@ -327,15 +367,12 @@ max_connections = 200
       this.log(`initialised the PostgreSQL primary in ${data}`);
     }
     await this.startPostgres('primary');
+    const admin = this.pgUrl(this.ports.primary, 'postgres');
     const exists = await pgQuery<{ n: number }>(
-      `postgres://postgres@127.0.0.1:${this.ports.primary}/postgres`,
+      admin,
       `select count(*)::int as n from pg_database where datname = 'taskman'`,
     );
-    if (!exists[0]?.n)
-      await pgQuery(
-        `postgres://postgres@127.0.0.1:${this.ports.primary}/postgres`,
-        'create database taskman',
-      );
+    if (!exists[0]?.n) await pgQuery(admin, 'create database taskman');
   }
 
   private async startReplica(): Promise<void> {
@@ -360,7 +397,8 @@ max_connections = 200
           '-c',
           'fast',
         ],
-        { quiet: true },
+        // -R writes this password into primary_conninfo (the replica's data directory is 0700).
+        { PGPASSWORD: this.state.passwords.postgres },
       );
       writeFileSync(
         path.join(data, 'postgresql.auto.conf'),
@@ -377,15 +415,12 @@ max_connections = 200
     const port = which === 'primary' ? this.ports.primary : this.ports.replica;
     if (!this.postgresRunning(which)) {
       const logFile = this.pgLog(which);
-      if (isRoot()) {
-        writeFileSync(logFile, '', { flag: 'a' });
-        const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-        chownSync(logFile, uid, -1);
-      }
-      asPostgres('pg_ctl', ['-D', data, '-l', logFile, '-w', '-t', '60', 'start'], { quiet: true });
+      writeFileSync(logFile, '', { flag: 'a', mode: 0o600 });
+      if (isRoot()) chownSync(logFile, postgresIds().uid, -1);
+      asPostgres('pg_ctl', ['-D', data, '-l', logFile, '-w', '-t', '60', 'start']);
     }
     await waitFor(`PostgreSQL ${which} on port ${port}`, async () => {
-      await pgQuery(`postgres://postgres@127.0.0.1:${port}/postgres`, 'select 1');
+      await pgQuery(this.pgUrl(port, 'postgres'), 'select 1');
       return true;
     });
   }
@@ -393,51 +428,66 @@ max_connections = 200
   /** Stops a PostgreSQL server of the cluster ('fast': running transactions are rolled back). */
   stopPostgres(which: 'primary' | 'replica', mode: 'fast' | 'immediate' = 'fast'): void {
     if (!this.postgresRunning(which)) return;
-    asPostgres('pg_ctl', ['-D', this.pgDir(which), '-m', mode, '-w', 'stop'], { quiet: true });
+    asPostgres('pg_ctl', ['-D', this.pgDir(which), '-m', mode, '-w', 'stop']);
   }
 
   postgresRunning(which: 'primary' | 'replica'): boolean {
-    const pidFile = path.join(this.pgDir(which), 'postmaster.pid');
-    if (!existsSync(pidFile)) return false;
-    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 && pidAlive(pid);
+    return pidOf(path.join(this.pgDir(which), 'postmaster.pid'), 'postgres') !== undefined;
   }
 
   // ---- Redis -------------------------------------------------------------------------------
 
   async startRedis(): Promise<void> {
     if (!this.redisRunning()) {
-      execFileSync('redis-server', [
-        '--port',
-        String(this.ports.redis),
-        '--bind',
-        '127.0.0.1',
-        '--daemonize',
-        'yes',
-        '--pidfile',
-        path.join(this.dir, 'redis.pid'),
-        '--dir',
-        this.dir,
-        '--logfile',
-        path.join(this.dir, 'logs', 'redis.log'),
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-      ]);
+      execFileSync(
+        'redis-server',
+        [
+          // The configuration starts with what comes on stdin (the password), then these.
+          '-',
+          '--port',
+          String(this.ports.redis),
+          '--bind',
+          '127.0.0.1',
+          '--daemonize',
+          'yes',
+          '--pidfile',
+          path.join(this.dir, 'redis.pid'),
+          '--dir',
+          this.dir,
+          '--logfile',
+          path.join(this.dir, 'logs', 'redis.log'),
+          // BullMQ's queue lives here: kept on disk (append-only file), so a restart loses no job.
+          '--save',
+          '',
+          '--appendonly',
+          'yes',
+          '--appendfsync',
+          'everysec',
+          // Not on the command line, where any local user could read it: from the config on stdin.
+        ],
+        { input: `requirepass ${this.state.passwords.redis}\n` },
+      );
     }
-    await waitFor(`Redis on port ${this.ports.redis}`, async () => {
-      const out = execFileSync('redis-cli', ['-p', String(this.ports.redis), 'ping'], { encoding: 'utf8' });
-      return out.trim() === 'PONG' ? true : undefined;
+    await waitFor(`Redis on port ${this.ports.redis}`, async () =>
+      this.redisCli(['ping']).trim() === 'PONG' ? true : undefined,
+    );
+  }
+
+  /** redis-cli on the cluster's Redis (the password in the environment, not the arguments). */
+  private redisCli(args: string[]): string {
+    return execFileSync('redis-cli', ['-p', String(this.ports.redis), ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, REDISCLI_AUTH: this.state.passwords.redis },
     });
   }
 
-  /** Stops Redis at once (its data is a cache and limits: nothing is saved). */
+  /** Stops Redis (what the append-only file holds comes back with it). */
   async stopRedis(): Promise<void> {
-    const pid = this.pidFromFile(path.join(this.dir, 'redis.pid'));
+    const pid = this.redisPid();
     if (pid === undefined) return;
     try {
-      execFileSync('redis-cli', ['-p', String(this.ports.redis), 'shutdown', 'nosave'], { stdio: 'ignore' });
+      this.redisCli(['shutdown']);
     } catch {
       // redis-cli reports the connection closing under it
     }
@@ -446,14 +496,15 @@ max_connections = 200
 
   /** Keys in the cluster's Redis matching a pattern (the failure tests look for rate-limit counters). */
   async redisKeys(pattern: string): Promise<string[]> {
-    const out = execFileSync('redis-cli', ['-p', String(this.ports.redis), '--scan', '--pattern', pattern], {
-      encoding: 'utf8',
-    });
-    return out.split('\n').filter(Boolean);
+    return this.redisCli(['--scan', '--pattern', pattern]).split('\n').filter(Boolean);
+  }
+
+  private redisPid(): number | undefined {
+    return pidOf(path.join(this.dir, 'redis.pid'), 'redis-server');
   }
 
   redisRunning(): boolean {
-    return this.pidFromFile(path.join(this.dir, 'redis.pid')) !== undefined;
+    return this.redisPid() !== undefined;
   }
 
   // ---- API and worker processes ------------------------------------------------------------
@@ -462,14 +513,11 @@ max_connections = 200
     return path.join(this.dir, `${name}.pid`);
   }
 
-  private pidFromFile(file: string): number | undefined {
-    if (!existsSync(file)) return undefined;
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : undefined;
-  }
-
   pid(name: NodeProcess): number | undefined {
-    return this.pidFromFile(this.pidFile(name));
+    return pidOf(
+      this.pidFile(name),
+      name.startsWith('api') ? 'apps/api/src/main.ts' : 'apps/worker/src/main.ts',
+    );
   }
 
   /** An API process's own port (behind nginx), or a worker's metrics port. */
@@ -528,7 +576,7 @@ max_connections = 200
   async signal(name: NodeProcess, signal: NodeJS.Signals, wait = true): Promise<void> {
     const pid = this.pid(name);
     if (pid === undefined) return;
-    process.kill(pid, signal);
+    kill(pid, signal);
     if (wait) await waitFor(`${name} to exit`, async () => (pidAlive(pid) ? undefined : true), 60_000);
   }
 
@@ -545,7 +593,13 @@ max_connections = 200
     const temp = path.join(dir, 'temp');
     mkdirSync(temp, { recursive: true });
     // The workers run as nobody when nginx starts as root: they write request bodies here.
-    chmodSync(temp, 0o777);
+    chmodSync(dir, 0o711);
+    chmodSync(temp, 0o700);
+    if (isRoot()) {
+      const nobody = (flag: string) =>
+        Number(execFileSync('id', [flag, 'nobody'], { encoding: 'utf8' }).trim());
+      chownSync(temp, nobody('-u'), nobody('-g'));
+    }
     const values: Record<string, string> = {
       UPSTREAM_SERVERS: this.ports.apis
         .map((p) => `server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;`)
@@ -600,7 +654,7 @@ http {
   }
 
   nginxPid(): number | undefined {
-    return this.pidFromFile(path.join(this.nginxDir(), 'nginx.pid'));
+    return pidOf(path.join(this.nginxDir(), 'nginx.pid'), 'nginx');
   }
 
   private async waitThroughNginx(): Promise<void> {
@@ -616,9 +670,9 @@ http {
   async down(opts: { purge?: boolean } = {}): Promise<void> {
     const nginx = this.nginxPid();
     if (nginx !== undefined) {
-      process.kill(nginx, 'SIGQUIT');
+      kill(nginx, 'SIGQUIT');
       await waitFor('nginx to stop', async () => (pidAlive(nginx) ? undefined : true), 15_000).catch(() =>
-        process.kill(nginx, 'SIGKILL'),
+        kill(nginx, 'SIGKILL'),
       );
     }
     const nodes = [...this.apiNames, ...this.workerNames];
@@ -627,9 +681,9 @@ http {
       nodes.map(async (name) => {
         const pid = this.pid(name);
         if (pid === undefined) return;
-        process.kill(pid, 'SIGTERM');
+        kill(pid, 'SIGTERM');
         await waitFor(`${name} to stop`, async () => (pidAlive(pid) ? undefined : true), 45_000).catch(() =>
-          process.kill(pid, 'SIGKILL'),
+          kill(pid, 'SIGKILL'),
         );
         rmSync(this.pidFile(name), { force: true });
       }),

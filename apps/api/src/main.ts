@@ -46,7 +46,8 @@ async function main(): Promise<void> {
       app.log.info({}, 'stopped');
     },
     app.log,
-    10_000 + config.shutdownDrainMs,
+    // The drain, then as long as the longest request may take (the request timeout) and a margin.
+    config.shutdownDrainMs + config.requestTimeoutMs + 10_000,
   );
   exitOnUnexpectedRejections(app.log);
   process.on('uncaughtException', (err) => {

@@ -128,6 +128,11 @@ describe(`the API process (${testDb})`, { timeout: 180_000 }, () => {
   it('SIGTERM with SHUTDOWN_DRAIN_MS: serves on with Connection: close and readiness 503, then exits; SIGINT stops at once', async () => {
     const api = await startApi({ ...env, SHUTDOWN_DRAIN_MS: '2000' });
     const { port } = new URL(api.url);
+    const signup = await json(`${api.url}/api/v1/auth/register`, {
+      method: 'POST',
+      body: JSON.stringify({ email: 'draining@example.com', password: 'lantern-orchid-42', name: 'D' }),
+    });
+    expect(signup.status).toBe(201);
     // A kept-alive connection (as nginx keeps them), open before the signal.
     const socket = net.connect(Number(port), '127.0.0.1');
     await new Promise((r) => socket.once('connect', r));
@@ -147,6 +152,11 @@ describe(`the API process (${testDb})`, { timeout: 180_000 }, () => {
     expect(ready.status).toBe(503);
     expect(ready.headers.get('retry-after')).toBe('5');
     expect(await ready.json()).toEqual({ status: 'unavailable' });
+    // No new live stream: it would be cut at once; the client reconnects (to another process).
+    const stream = await json(`${api.url}/api/v1/events`, { token: signup.body.data.token });
+    expect(stream.status).toBe(503);
+    expect(stream.headers.get('retry-after')).toBe('1');
+    expect(stream.body.error.code).toBe('UNAVAILABLE');
     // The kept-alive connection's next request is served too, and the server then closes it.
     socket.write('GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n');
     await closed;

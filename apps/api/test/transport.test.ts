@@ -2,7 +2,6 @@
 // HTTPS, the security headers and Content-Security-Policies, CORS for CORS_ORIGINS only, and the
 // socket's limits (REQUEST_TIMEOUT_MS against slow clients, MAX_HEADER_BYTES, BODY_LIMIT, URL length).
 // (A 1 MiB body over app.inject is in contract.test.ts, as are CORS preflights over app.inject.)
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
@@ -13,6 +12,7 @@ import tls from 'node:tls';
 import { ConfigError, type Core, createCore, loadConfig } from '@taskman/core';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeSelfSignedCertificate } from '../../../deploy/local-cluster/tls';
 import { buildApp, readTlsFiles } from '../src/app';
 import { API_CSP, HSTS, WEB_APP_CSP } from '../src/plugins/security';
 import { createTestDatabase, TEST_ENV, type TestDatabase } from './helpers/app';
@@ -142,30 +142,7 @@ describe('TLS: HTTPS with TLS_CERT_FILE and TLS_KEY_FILE', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'taskman-tls-'));
-    const [certFile, keyFile] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-      ],
-      { stdio: 'ignore' },
-    );
+    const { certFile, keyFile } = makeSelfSignedCertificate(dir, 1);
     cert = await readFile(certFile);
     [server, plain] = await Promise.all([
       listen({ TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile }),

@@ -10,6 +10,8 @@ export interface LoadUser {
   kind: 'reader' | 'writer';
   /** Their tasks, for GET and PATCH by id (writers add what they create). */
   taskIds: string[];
+  /** A writer's last known priority of each of its tasks (what a read must show: read-your-writes). */
+  known?: Map<string, string>;
 }
 
 export interface Outcome {
@@ -32,12 +34,15 @@ export type LoadFigures = {
   failedReads: number;
   failedWrites: number;
   createsSeen: number;
+  staleReads: number;
 };
 
 export class Load {
   readonly outcomes: Outcome[] = [];
   /** Ids of the tasks whose create answered 201. */
   readonly created: string[] = [];
+  /** Reads that showed a writer an older state than its own last write (must stay empty). */
+  readonly stale: { taskId: string; expected: string; got: string }[] = [];
   private running = false;
   private loops: Promise<void>[] = [];
   private readonly agent: Agent;
@@ -75,6 +80,7 @@ export class Load {
       failedReads: failures.filter((f) => f.method === 'GET').length,
       failedWrites: failures.filter((f) => f.method !== 'GET').length,
       createsSeen: this.created.length,
+      staleReads: this.stale.length,
     };
   }
 
@@ -96,21 +102,28 @@ export class Load {
   private async step(user: LoadUser, n: number): Promise<void> {
     const pick = <T>(items: T[]) => items[n % items.length];
     const roll = n % 10;
-    if (user.kind === 'writer' && roll < 2) {
+    if (user.kind === 'writer' && !user.known) user.known = new Map();
+    const known = user.known;
+    if (known && roll < 2) {
+      const priority = pick(['low', 'medium', 'high'])!;
       const res = await this.send(user, 'POST', '/api/v1/tasks', {
         title: `load ${n}`,
-        priority: pick(['low', 'medium', 'high']),
+        priority,
         tags: [pick(['work', 'home', 'errand'])!],
       });
       const id = (res.body as { data?: { id?: string } } | undefined)?.data?.id;
       if (res.status === 201 && id) {
         this.created.push(id);
         user.taskIds.push(id);
+        known.set(id, priority);
       }
-    } else if (user.kind === 'writer' && roll === 2 && user.taskIds.length) {
-      await this.send(user, 'PATCH', `/api/v1/tasks/${pick(user.taskIds)}`, {
-        priority: pick(['low', 'medium', 'high', 'urgent']),
-      });
+    } else if (known && roll === 2 && user.taskIds.length) {
+      const id = pick(user.taskIds)!;
+      const priority = pick(['low', 'medium', 'high', 'urgent'])!;
+      const res = await this.send(user, 'PATCH', `/api/v1/tasks/${id}`, { priority });
+      // Applied, or — no answer — perhaps applied: then nothing is known until the next write.
+      if (res.status === 200) known.set(id, priority);
+      else if (res.status === 0 || res.status >= 500) known.delete(id);
     } else if (roll < 6 || !user.taskIds.length) {
       await this.send(
         user,
@@ -118,7 +131,12 @@ export class Load {
         pick(['/api/v1/tasks', '/api/v1/tasks?status=todo&sort=priority', '/api/v1/projects'])!,
       );
     } else {
-      await this.send(user, 'GET', `/api/v1/tasks/${pick(user.taskIds)}`);
+      const id = pick(user.taskIds)!;
+      const res = await this.send(user, 'GET', `/api/v1/tasks/${id}`);
+      const got = (res.body as { data?: { priority?: string } } | undefined)?.data?.priority;
+      const expected = known?.get(id);
+      if (res.status === 200 && expected !== undefined && got !== expected)
+        this.stale.push({ taskId: id, expected, got: String(got) });
     }
   }
 

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Log } from '../lib/log';
+import { withPrimaryReads } from '../lib/request-context';
 import type { Metrics } from '../metrics/metrics';
 import { cacheEpochKey } from './cache.keys';
 import type { CacheStore, Slot } from './cache.store';
@@ -81,7 +82,8 @@ export class CacheAside {
       return load();
     }
     this.metrics.cacheMisses.inc({ cache: name });
-    const value = await load();
+    // What is cached must come from the primary, even for a request that may read the replica.
+    const value = await withPrimaryReads(load);
     if (value !== undefined) {
       const stored: Stored = { g: current, v: codec.encode(value) };
       const expected = counters.map((key, i): [string, string] => [key, current[i]!]);

@@ -118,7 +118,16 @@ function openPostgres(url: string, max: number, replicaOf?: { url: string; maxLa
   // The replica's connections take the same role and row scope as the primary's.
   const replicaPool = replicaOf ? openPool(replicaOf.url, max, observer) : undefined;
   const scopedReplica = replicaPool ? scopePool(replicaPool) : undefined;
-  const monitor = replicaPool ? new ReplicaMonitor(pool, replicaPool, replicaOf!.maxLagMs) : undefined;
+  // The monitor's own connections (one to each server): never queued behind the application's.
+  const watch = (connectionString: string) => {
+    const p = new pg.Pool({ connectionString, max: 1, connectionTimeoutMillis: 2_000, idleTimeoutMillis: 0 });
+    p.on('error', () => {});
+    return p;
+  };
+  const watchers = replicaOf ? [watch(url), watch(replicaOf.url)] : [];
+  const monitor = replicaPool
+    ? new ReplicaMonitor(watchers[0]!, watchers[1]!, replicaOf!.maxLagMs)
+    : undefined;
   const router = replicaPool && monitor ? new ReadRoutingPool(pool, replicaPool, monitor) : undefined;
   monitor?.start();
   const db = drizzlePg((router ?? pool) as pg.Pool, { schema }) as unknown as Db;
@@ -175,7 +184,7 @@ function openPostgres(url: string, max: number, replicaOf?: { url: string; maxLa
     },
     async close() {
       monitor?.stop();
-      await Promise.all([pool.end(), replicaPool?.end()]);
+      await Promise.all([pool.end(), replicaPool?.end(), ...watchers.map((w) => w.end())]);
     },
   };
 }

@@ -5,9 +5,12 @@ const key = (userId: string) => `rw:${userId}`;
 /**
  * Who wrote lately, so that their reads go to the primary (read-your-writes with a replica).
  * Shared through Redis, because the load balancer sends a user's next request to any API process;
- * each process also remembers the writes it served itself. When Redis cannot answer, a read goes to
- * the primary: a wrong "no" could show a user data older than their own change, a wrong "yes" only
- * costs the primary one read.
+ * each process also remembers the writes it served itself. When Redis cannot answer a read's
+ * question, the read goes to the primary: a wrong "no" could show a user data older than their own
+ * change, a wrong "yes" only costs the primary one read. A write recorded while Redis is away is
+ * known to its own process only: another process may then serve that user's next read from the
+ * replica, at most DATABASE_REPLICA_MAX_LAG_MS behind (Redis being away is rare and brief, and
+ * waiting for it would fail the write that already succeeded).
  */
 export class RecentWriters {
   private readonly local = new Map<string, number>();

@@ -27,23 +27,54 @@ export function parseLsn(text: string): bigint {
 export interface ReplicaState {
   /** The replica answered the last check and is still a replica (not promoted). */
   up: boolean;
-  /** How far behind the primary it was at the last check (seconds); null while down. */
+  /**
+   * How far behind the primary it was at the last check (seconds); null while down; 60 when it is
+   * further behind than the last minute of samples (or than this process has been watching).
+   */
   lagSeconds: number | null;
   /** Reads go to it now. */
   usable: boolean;
 }
 
+interface Sample {
+  at: number;
+  lsn: bigint;
+}
+
+/**
+ * How far behind the replica is (ms), from the primary's sampled WAL positions (oldest first, each
+ * with the time just before it was asked) and the replica's replayed position: the replica holds
+ * every commit made before the newest sample it has reached, so its lag is that sample's age.
+ * `undefined` when it has reached none of them: further behind than anything remembered (or than
+ * this process has been watching), which is too far. With the primary unreachable (`primaryDown`:
+ * refused, shutting down), nothing new can be committed there: a replica that has everything last
+ * seen is as current as anything reachable, 0 s behind, and keeps serving reads.
+ */
+export function replicaLag(
+  samples: readonly Sample[],
+  replayed: bigint,
+  checkedAt: number,
+  primaryDown: boolean,
+): number | undefined {
+  for (let i = samples.length - 1; i >= 0; i--) {
+    const sample = samples[i]!;
+    if (sample.lsn > replayed) continue;
+    return primaryDown && i === samples.length - 1 ? 0 : checkedAt - sample.at;
+  }
+  return undefined;
+}
+
 /**
  * Measures the replica's lag without trusting clocks across servers or replay timestamps (which
  * stand still while the primary is idle): every check samples the primary's WAL position, then
- * the replica's replayed position. The replica holds every commit made before the newest sampled
- * primary position it has reached; its lag is the age of that sample. An idle primary leaves the
- * position where it is, so an idle replica is 0 s behind.
+ * the replica's replayed position (replicaLag). An idle primary leaves the position where it is,
+ * so an idle replica is 0 s behind. It has a connection to each server of its own, so a busy
+ * application pool neither delays a sample nor passes for the primary being down.
  */
 export class ReplicaMonitor {
-  private samples: { at: number; lsn: bigint }[] = [];
+  private samples: Sample[] = [];
   private up = false;
-  private lagMs: number | null = null;
+  private lagMs: number | undefined;
   private checkedAt = 0;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
@@ -67,21 +98,22 @@ export class ReplicaMonitor {
     this.timer = undefined;
   }
 
-  /** One check (the timer calls it; tests may too). */
+  /** One check (the timer calls it). */
   async check(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
-      let primaryAnswered = true;
+      let primaryDown = false;
+      // Taken before asking: the position that comes back holds every commit made before then.
+      const at = this.now();
       try {
         const { rows } = await this.primary.query<{ lsn: string }>(
           'select pg_current_wal_lsn()::text as lsn',
         );
-        const at = this.now();
         this.samples.push({ at, lsn: parseLsn(rows[0]!.lsn) });
         while (this.samples.length > 1 && this.samples[0]!.at < at - HISTORY_MS) this.samples.shift();
-      } catch {
-        primaryAnswered = false;
+      } catch (err) {
+        primaryDown = isDatabaseUnavailable(err);
       }
       let replayed: bigint;
       try {
@@ -94,17 +126,9 @@ export class ReplicaMonitor {
       } catch {
         return this.markDown();
       }
-      const checkedAt = this.now();
-      let reached: { at: number; lsn: bigint } | undefined;
-      for (let i = this.samples.length - 1; i >= 0 && !reached; i--)
-        if (this.samples[i]!.lsn <= replayed) reached = this.samples[i];
       this.up = true;
-      this.checkedAt = checkedAt;
-      if (!reached) this.lagMs = this.samples.length ? checkedAt - this.samples[0]!.at : null;
-      // With the primary unreachable nothing new can be committed there: a replica that has
-      // everything we last saw is as current as anything can be, and keeps serving reads.
-      else if (!primaryAnswered && reached === this.samples.at(-1)) this.lagMs = 0;
-      else this.lagMs = checkedAt - reached.at;
+      this.checkedAt = this.now();
+      this.lagMs = replicaLag(this.samples, replayed, this.checkedAt, primaryDown);
     } finally {
       this.running = false;
     }
@@ -113,15 +137,16 @@ export class ReplicaMonitor {
   /** After a failed query: no reads go to the replica until a check finds it again. */
   markDown(): void {
     this.up = false;
-    this.lagMs = null;
+    this.lagMs = undefined;
   }
 
   state(): ReplicaState {
     const lagMs = this.lagMs;
     // The lag as of now: what it was at the last check, plus the time since (a check that stopped
     // coming, say with the event loop stalled, must not leave an old "0 s behind" in force).
-    const usable = this.up && lagMs !== null && lagMs + (this.now() - this.checkedAt) <= this.maxLagMs;
-    return { up: this.up, lagSeconds: lagMs === null ? null : lagMs / 1000, usable };
+    const usable = this.up && lagMs !== undefined && lagMs + (this.now() - this.checkedAt) <= this.maxLagMs;
+    const lagSeconds = !this.up ? null : lagMs === undefined ? HISTORY_MS / 1000 : lagMs / 1000;
+    return { up: this.up, lagSeconds, usable };
   }
 }
 

@@ -51,3 +51,13 @@ export function withSystemScope<T>(fn: () => T): T {
 
 /** True when the work in progress may read from the replica (a read-only request, no recent write). */
 export const mayReadFromReplica = (): boolean => requestContext.getStore()?.reads === 'replica';
+
+/**
+ * Runs `fn` with its reads on the primary: for what outlives the request, such as a value about to
+ * be cached for CACHE_TTL (a replica's older copy would be served from the cache long after the
+ * replica itself has caught up).
+ */
+export function withPrimaryReads<T>(fn: () => T): T {
+  const store = requestContext.getStore();
+  return store?.reads ? requestContext.run({ ...store, reads: undefined }, fn) : fn();
+}

@@ -33,8 +33,6 @@ export interface Principal {
   /** The JWT's id, or the API key's id. */
   tokenId: string;
   tokenExpiresAt: Date;
-  /** When a session's token was issued (sign-up, sign-in); undefined for API keys. */
-  issuedAt?: Date | undefined;
   /** An API key's scopes; null for a signed-in session, which may do everything its user may. */
   scopes: readonly string[] | null;
   /** The API key used, if the caller used one. */
@@ -232,7 +230,6 @@ export class AuthService {
       role: state.role,
       tokenId: claims.jti,
       tokenExpiresAt: new Date(claims.exp * 1000),
-      issuedAt: new Date(claims.iat * 1000),
       scopes: null,
       apiKeyId: null,
     };

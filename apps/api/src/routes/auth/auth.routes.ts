@@ -53,6 +53,7 @@ const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; signupVerifyEm
         };
       }
       const session = await services.auth.register(request.body);
+      await app.recordWrite(session.user.id);
       reply.header('location', `${API_PREFIX}/users/me`).status(201);
       return { success: true as const, data: presentSession(session) };
     },
@@ -72,6 +73,7 @@ const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; signupVerifyEm
     },
     async (request, reply) => {
       const session = await services.signups.confirm(request.body.token);
+      await app.recordWrite(session.user.id);
       reply.header('location', `${API_PREFIX}/users/me`).status(201);
       return { success: true as const, data: presentSession(session) };
     },

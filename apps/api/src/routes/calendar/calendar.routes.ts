@@ -256,6 +256,8 @@ const calendarRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async 
   app.get(
     '/calendar/feed/:file',
     {
+      // The token in the URL is the credential: a revoked one must stop working at once.
+      config: { readsFromPrimary: true },
       schema: {
         tags,
         summary: 'The calendar feed (iCalendar, VTODO per task with a due date)',

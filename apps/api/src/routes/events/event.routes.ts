@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { type Core, RESYNC } from '@taskman/core';
+import { type Core, DomainError, RESYNC } from '@taskman/core';
 import { Type } from 'typebox';
 import { principalOf } from '../../plugins/auth';
 import { bearer, errorsFor } from '../../schemas/common';
@@ -45,11 +45,17 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { cor
             description: 'The stream',
             content: { 'text/event-stream': { schema: Type.String() } },
           },
-          ...errorsFor(400, 401, 403),
+          ...errorsFor(400, 401, 403, 503),
         },
       },
     },
     async (request, reply) => {
+      // A stopping process takes no new stream (it would be cut at once): the client's reconnect,
+      // after Retry-After, reaches another process.
+      if (app.draining) {
+        reply.header('retry-after', '1');
+        throw new DomainError('UNAVAILABLE', 'This server is restarting: reconnect');
+      }
       const { userId } = principalOf(request);
       const raw = request.headers['last-event-id'] ?? request.query.last_event_id;
       const lastId = raw === undefined ? undefined : Number(raw);
