@@ -17,6 +17,8 @@ const ENGINE_AGNOSTIC_API = [
   'apps/api/test/transport.test.ts',
   // The local cluster (deploy/local-cluster) brings its own PostgreSQL primary and replica.
   'apps/api/test/scale-out.test.ts',
+  // npm run bench at a tiny size: its own database and servers.
+  'apps/api/test/bench-suite.test.ts',
   'apps/api/test/web-assets.test.ts',
   // OWASP API Top 10: the groups that attack the HTTP layer, the outbound guards and the
   // configuration (API1, API2, API3 and the hostile-JSON property test run on both engines).
@@ -56,6 +58,7 @@ export const SERIAL = [
     'secrets-at-rest',
     'backup',
     'scale-out',
+    'bench-suite',
   ].map((name) => `apps/api/test/${name}.test.ts`),
 ];
 const phase = process.env.TEST_PHASE;

@@ -47,7 +47,7 @@ export async function clearRedisPrefix(url: string, prefix: string): Promise<num
 }
 
 // A small deterministic generator, so every run seeds the same shape of data.
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

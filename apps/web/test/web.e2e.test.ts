@@ -338,12 +338,12 @@ describe.skipIf(process.env.TEST_DB !== 'pglite')('the web app', { timeout: 60_0
     expect(await controlled()).toBe(true);
     await row(page, 'Buy batteries').waitFor();
 
-    // Added elsewhere while this device is offline: it cannot show up here.
-    const later = await apiCall(server.url, 'POST', '/tasks', await tokenOf(page), {
-      title: 'Added elsewhere',
-    });
-    expect(later.status).toBe(201);
+    // Added elsewhere while this device is offline: it cannot show up here. (Offline first: added
+    // while the page is online, the live stream would announce it and the page would load it.)
+    const token = await tokenOf(page);
     await page.context().setOffline(true);
+    const later = await apiCall(server.url, 'POST', '/tasks', token, { title: 'Added elsewhere' });
+    expect(later.status).toBe(201);
     await page.reload();
     await page.getByRole('status').filter({ hasText: 'You are offline' }).waitFor();
     await page.getByRole('heading', { level: 1, name: 'All tasks' }).waitFor();

@@ -36,6 +36,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
   const received: ReceivedMail[] = [];
   const waiters = new Set<() => void>();
   let mailFroms = 0;
+  const stalled = new Map<string, NodeJS.Timeout>();
   const state: TestSmtpServer = {
     url: '',
     port: 0,
@@ -63,26 +64,35 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
         check();
       });
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => {
+      for (const timer of stalled.values()) clearTimeout(timer);
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
-    onMailFrom(_address, _session, callback) {
+    onMailFrom(_address, session, callback) {
       mailFroms++;
       state.onMailFrom?.(mailFroms);
       const { stallMs, refuseWith } = state.behaviour;
       const answer = () => {
+        stalled.delete(session.id);
         if (refuseWith) {
           const err = new Error('Refused by the test server') as Error & { responseCode: number };
           err.responseCode = refuseWith;
           callback(err);
         } else callback();
       };
-      if (stallMs) setTimeout(answer, stallMs);
+      if (stallMs) stalled.set(session.id, setTimeout(answer, stallMs));
       else answer();
+    },
+    // A sender that went away mid-stall (a killed worker) gets no late answer on a closed connection.
+    onClose(session) {
+      clearTimeout(stalled.get(session.id));
+      stalled.delete(session.id);
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
@@ -100,6 +110,9 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
       });
     },
   });
+  // A sender killed mid-transaction (the worker tests do it) resets its connection: smtp-server
+  // reports that as an 'error' event, which without a listener would crash the test process.
+  server.on('error', () => {});
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
   state.port = port;
