@@ -266,10 +266,18 @@ function WebhookItem(props: {
 
   const remove = () =>
     run(async () => {
+      // The deliveries panel closes (no more polling) and its reads in flight finish first: one
+      // still polling the webhook as it goes would get a 404.
+      setShowDeliveries(false);
+      const reading = () =>
+        qc.isFetching({ queryKey: ['webhook-deliveries', w.id] }) +
+        qc.isFetching({ queryKey: ['webhook-delivery', w.id] });
+      while (reading() > 0) await new Promise((resolve) => setTimeout(resolve, 50));
       await expectOk(api.DELETE('/api/v1/webhooks/{id}', path));
       props.onDeleted();
       qc.setQueryData<Webhook[]>(['webhooks'], (list) => list?.filter((x) => x.id !== w.id));
       qc.removeQueries({ queryKey: ['webhook-deliveries', w.id] });
+      qc.removeQueries({ queryKey: ['webhook-delivery', w.id] });
       toast.show('Webhook deleted');
     }, 'Not deleted');
 
