@@ -18,7 +18,7 @@ import { v7 } from 'uuid';
 import { openDatabase } from '../packages/core/src/db/client';
 import { type LoadResult, load, type RequestSpec } from './lib/load';
 import { fmt, fmtInt, markdownTable } from './lib/report';
-import { clearRedisPrefix, fakeTask, rng } from './lib/seed';
+import { clearRedisPrefix, emptyTasks, fakeTask, insertTasks, rng } from './lib/seed';
 import { freePort, killAllOnExit, ROOT, type Server, startServer } from './lib/servers';
 
 // ---- options ---------------------------------------------------------------------------------
@@ -131,30 +131,7 @@ async function seed(client: pg.Client, users: number, tasks: number): Promise<vo
   let t = emptyTasks();
   const flush = async () => {
     if (!t.id.length) return;
-    await client.query(
-      `insert into tasks (id, user_id, project_id, title, description, due_date, priority, status, tags,
-                          created_at, updated_at, completed_at, archived_at)
-       select id, user_id, project_id, title, description, due, priority, status,
-              coalesce(string_to_array(nullif(tags, ''), ','), '{}'), created, created, completed, archived
-       from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[],
-                   $7::task_priority[], $8::task_status[], $9::text[], $10::timestamptz[],
-                   $11::timestamptz[], $12::timestamptz[])
-         as x(id, user_id, project_id, title, description, due, priority, status, tags, created, completed, archived)`,
-      [
-        t.id,
-        t.user,
-        t.project,
-        t.title,
-        t.description,
-        t.due,
-        t.priority,
-        t.status,
-        t.tags,
-        t.created,
-        t.completed,
-        t.archived,
-      ],
-    );
+    await insertTasks(client, t);
     t = emptyTasks();
   };
   for (let first = 0; first < users; first += 1_000) {
@@ -209,23 +186,6 @@ async function seed(client: pg.Client, users: number, tasks: number): Promise<vo
     }
   }
   await flush();
-}
-
-function emptyTasks() {
-  return {
-    id: [] as string[],
-    user: [] as string[],
-    project: [] as (string | null)[],
-    title: [] as string[],
-    description: [] as (string | null)[],
-    due: [] as (string | null)[],
-    priority: [] as string[],
-    status: [] as string[],
-    tags: [] as string[],
-    created: [] as string[],
-    completed: [] as (string | null)[],
-    archived: [] as (string | null)[],
-  };
 }
 
 // ---- who the load signs in as ----------------------------------------------------------------

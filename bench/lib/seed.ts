@@ -169,20 +169,7 @@ export async function seedOtherUsers(
   const now = Date.now();
   const u = { id: [] as string[], email: [] as string[], name: [] as string[] };
   const p = { id: [] as string[], user: [] as string[], name: [] as string[] };
-  const t = {
-    id: [] as string[],
-    user: [] as string[],
-    project: [] as (string | null)[],
-    title: [] as string[],
-    description: [] as (string | null)[],
-    due: [] as (string | null)[],
-    priority: [] as string[],
-    status: [] as string[],
-    tags: [] as string[],
-    created: [] as string[],
-    completed: [] as (string | null)[],
-    archived: [] as (string | null)[],
-  };
+  const t = emptyTasks();
   for (let i = 0; i < opts.users; i++) {
     const userId = v7();
     u.id.push(userId);
@@ -228,30 +215,7 @@ export async function seedOtherUsers(
        select * from unnest($1::uuid[], $2::uuid[], $3::text[])`,
       [p.id, p.user, p.name],
     );
-    await client.query(
-      `insert into tasks (id, user_id, project_id, title, description, due_date, priority, status, tags,
-                          created_at, updated_at, completed_at, archived_at)
-       select id, user_id, project_id, title, description, due, priority, status,
-              coalesce(string_to_array(nullif(tags, ''), ','), '{}'), created, created, completed, archived
-       from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[],
-                   $7::task_priority[], $8::task_status[], $9::text[], $10::timestamptz[],
-                   $11::timestamptz[], $12::timestamptz[])
-         as x(id, user_id, project_id, title, description, due, priority, status, tags, created, completed, archived)`,
-      [
-        t.id,
-        t.user,
-        t.project,
-        t.title,
-        t.description,
-        t.due,
-        t.priority,
-        t.status,
-        t.tags,
-        t.created,
-        t.completed,
-        t.archived,
-      ],
-    );
+    await insertTasks(client, t);
     await client.query('commit');
     await client.query('analyze users, projects, tasks');
   } catch (err) {
@@ -260,4 +224,50 @@ export async function seedOtherUsers(
   } finally {
     await client.end();
   }
+}
+
+/** Columns of tasks to insert, one array per column (the same index is the same task). */
+export function emptyTasks() {
+  return {
+    id: [] as string[],
+    user: [] as string[],
+    project: [] as (string | null)[],
+    title: [] as string[],
+    description: [] as (string | null)[],
+    due: [] as (string | null)[],
+    priority: [] as string[],
+    status: [] as string[],
+    tags: [] as string[],
+    created: [] as string[],
+    completed: [] as (string | null)[],
+    archived: [] as (string | null)[],
+  };
+}
+
+/** One multi-row INSERT of the tasks in `t` (unnest of its arrays), in the columns the API fills. */
+export async function insertTasks(client: pg.Client, t: ReturnType<typeof emptyTasks>): Promise<void> {
+  await client.query(
+    `insert into tasks (id, user_id, project_id, title, description, due_date, priority, status, tags,
+                        created_at, updated_at, completed_at, archived_at)
+     select id, user_id, project_id, title, description, due, priority, status,
+            coalesce(string_to_array(nullif(tags, ''), ','), '{}'), created, created, completed, archived
+     from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[],
+                 $7::task_priority[], $8::task_status[], $9::text[], $10::timestamptz[],
+                 $11::timestamptz[], $12::timestamptz[])
+       as x(id, user_id, project_id, title, description, due, priority, status, tags, created, completed, archived)`,
+    [
+      t.id,
+      t.user,
+      t.project,
+      t.title,
+      t.description,
+      t.due,
+      t.priority,
+      t.status,
+      t.tags,
+      t.created,
+      t.completed,
+      t.archived,
+    ],
+  );
 }
