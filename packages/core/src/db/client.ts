@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -92,22 +94,102 @@ function timeQueries(target: { query: (...args: never[]) => unknown }, observer:
   };
 }
 
+/** Distinct statements a connection keeps prepared; past this, further ones run unnamed. */
+const MAX_PREPARED_PER_CONNECTION = 500;
+/** Statement text → its name: `tm_` and a hash of the text (the same in every process). */
+const statementNames = new Map<string, string>();
+
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `tm_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}`;
+    // The application has a few hundred distinct statements; a bound all the same.
+    if (statementNames.size >= 10_000) statementNames.clear();
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * Makes every statement with parameters a named prepared statement on its connection: PostgreSQL
+ * parses and analyses it once per connection, and after five runs may keep a generic plan, instead
+ * of doing both for every request. node-postgres sends Parse only the first time a name is used on
+ * a connection. Statements without parameters (BEGIN, COMMIT, migrations) stay unnamed.
+ */
+function prepareStatements(client: pg.PoolClient): void {
+  const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+  let prepared = 0;
+  (client as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const [first, values] = args;
+    const config =
+      typeof first === 'string'
+        ? Array.isArray(values) && values.length > 0
+          ? { text: first }
+          : undefined
+        : first && typeof first === 'object' && !('submit' in first) && !(first as pg.QueryConfig).name
+          ? (first as pg.QueryConfig)
+          : undefined;
+    const hasValues = Array.isArray(values) ? values.length > 0 : Boolean(config?.values?.length);
+    if (!config || !hasValues || prepared >= MAX_PREPARED_PER_CONNECTION) return original(...args);
+    const name = statementName(config.text);
+    const parsed = (client as unknown as { connection: { parsedStatements: Record<string, string> } })
+      .connection.parsedStatements;
+    if (!(name in parsed)) prepared++;
+    args[0] = { ...config, name };
+    return original(...args);
+  };
+}
+
+/**
+ * Holds what the application writes to a connection until the end of the current turn of the event
+ * loop, then sends it in one write: a statement and the row scope's set_config before it, or the
+ * statements a service issues together (pipeline mode), cost one system call, not one each. On
+ * loopback a write is most of the cost of a small query for the client.
+ */
+function batchWrites(client: pg.PoolClient): void {
+  const socket = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+  if (!socket || typeof socket.cork !== 'function') return;
+  const write = socket.write;
+  let held = false;
+  const flush = () => {
+    held = false;
+    if (socket.writableCorked > 0) socket.uncork();
+  };
+  socket.write = function (this: typeof socket, ...args: unknown[]) {
+    if (!held && !socket.destroyed) {
+      held = true;
+      socket.cork();
+      setImmediate(flush);
+    }
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof socket.write;
+}
+
 function redactUrl(url: string): string {
   const u = new URL(url);
   if (u.password) u.password = '***';
   return u.toString();
 }
 
-function openPool(url: string, max: number, observer: QueryObserver): pg.Pool {
+function openPool(url: string, max: number, observer: QueryObserver, preparedStatements = true): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5_000,
+    // Pipeline mode: a statement issued while the connection still runs an earlier one is written
+    // at once (each with its own Sync, so each is still its own implicit transaction) instead of
+    // after the earlier one's answer. The row scope's set_config (rls.ts) then costs no round trip
+    // of its own, and statements a service issues together (the outbox and audit rows) share one.
+    pipeline: true,
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
-  pool.on('connect', (client) => timeQueries(client, observer));
+  pool.on('connect', (client) => {
+    batchWrites(client);
+    if (preparedStatements) prepareStatements(client);
+    timeQueries(client, observer);
+  });
   return pool;
 }
 

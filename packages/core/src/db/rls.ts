@@ -43,10 +43,16 @@ export function scopePool(pool: pg.Pool): ScopedPool {
   let role: string | undefined;
   const original = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
   // The driver's own query, not the metrics' timing wrapper (set per connection on 'connect').
-  const rawQuery = (client: pg.PoolClient, text: string, values?: unknown[]): Promise<unknown> =>
+  const rawQuery = (
+    client: pg.PoolClient,
+    query: string | pg.QueryConfig,
+    values?: unknown[],
+  ): Promise<unknown> =>
     (
-      Object.getPrototypeOf(client) as { query(text: string, values?: unknown[]): Promise<unknown> }
-    ).query.call(client, text, values);
+      Object.getPrototypeOf(client) as {
+        query(query: string | pg.QueryConfig, values?: unknown[]): Promise<unknown>;
+      }
+    ).query.call(client, query, values);
 
   const prepare = async (client: pg.PoolClient, scope: string) => {
     if (role && !switched.has(client)) {
@@ -63,7 +69,10 @@ export function scopePool(pool: pg.Pool): ScopedPool {
       scopes.set(client, scope);
       // Not awaited: it runs before whatever the caller sends next. If it fails, the connection's
       // scope is unknown, and the next checkout sets it again.
-      rawQuery(client, SET_SCOPE, [scope]).catch(() => scopes.delete(client));
+      // A named statement: parsed once per connection (db/client.ts prepares the others alike).
+      rawQuery(client, { name: 'tm_set_row_scope', text: SET_SCOPE }, [scope]).catch(() =>
+        scopes.delete(client),
+      );
     }
     return client;
   };

@@ -49,6 +49,16 @@ export function withSystemScope<T>(fn: () => T): T {
   return store ? requestContext.run({ ...store, rowScope: 'system' }, fn) : fn();
 }
 
+/**
+ * Runs `fn` seeing one user's rows: checking a session token before the request has its scope
+ * (the token's user is known once its signature is verified), so that the check and the request's
+ * own queries share a scope and a connection changes it once, not twice, per request.
+ */
+export function withRowScope<T>(userId: string, fn: () => T): T {
+  const store = requestContext.getStore();
+  return store ? requestContext.run({ ...store, rowScope: userId }, fn) : fn();
+}
+
 /** True when the work in progress may read from the replica (a read-only request, no recent write). */
 export const mayReadFromReplica = (): boolean => requestContext.getStore()?.reads === 'replica';
 

@@ -114,11 +114,16 @@ export class TaskRepository {
     return row!;
   }
 
+  /** The most frequent read: its SQL and result mapping are built once per repository, not per call. */
+  private byId?: { execute(params: { userId: string; id: string }): Promise<TaskRow[]> };
+
   async findById(userId: string, id: string): Promise<TaskRow | undefined> {
-    const [row] = await this.db
+    this.byId ??= this.db
       .select(taskColumns)
       .from(tasks)
-      .where(and(eq(tasks.userId, userId), eq(tasks.id, id)));
+      .where(and(eq(tasks.userId, sql.placeholder('userId')), eq(tasks.id, sql.placeholder('id'))))
+      .prepare('tm_task_by_id');
+    const [row] = await this.byId.execute({ userId, id });
     return row;
   }
 

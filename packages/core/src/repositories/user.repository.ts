@@ -53,17 +53,22 @@ export class UserRepository {
     return row;
   }
 
+  /** Read on every request whose session is not cached: built once per repository. */
+  private authState?: { execute(params: { id: string; jti: string }): Promise<AuthState[]> };
+
   async findAuthState(id: string, jti: string): Promise<AuthState | undefined> {
-    const [row] = await this.db
+    this.authState ??= this.db
       .select({
         id: users.id,
         role: users.role,
         sessionEpoch: users.sessionEpoch,
         disabled: sql<boolean>`${users.disabledAt} is not null`,
-        revoked: sql<boolean>`exists (select 1 from ${revokedTokens} where ${revokedTokens.jti} = ${jti})`,
+        revoked: sql<boolean>`exists (select 1 from ${revokedTokens} where ${revokedTokens.jti} = ${sql.placeholder('jti')} and ${revokedTokens.userId} = ${sql.placeholder('id')})`,
       })
       .from(users)
-      .where(eq(users.id, id));
+      .where(eq(users.id, sql.placeholder('id')))
+      .prepare('tm_auth_state');
+    const [row] = await this.authState.execute({ id, jti });
     return row;
   }
 

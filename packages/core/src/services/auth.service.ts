@@ -5,6 +5,7 @@ import type { TransactionRunner } from '../db/transaction';
 import { ConflictError, ForbiddenError, UnauthorizedError, ValidationError } from '../errors';
 import { newId } from '../lib/ids';
 import type { PasswordHasher } from '../lib/password';
+import { withRowScope } from '../lib/request-context';
 import { charLength } from '../lib/text';
 import { canonicalTimeZone, isValidTimeZone } from '../lib/timezone';
 import type { UserRepository } from '../repositories/user.repository';
@@ -212,14 +213,17 @@ export class AuthService {
     if (last !== undefined && now - last < SEEN_EVERY_MS) return;
     if (this.lastSeen.size >= 10_000) this.lastSeen.clear();
     this.lastSeen.set(userId, now);
-    this.users.markSeen(userId, SEEN_EVERY_MS / 1000).catch(() => this.lastSeen.delete(userId));
+    withRowScope(userId, () => this.users.markSeen(userId, SEEN_EVERY_MS / 1000)).catch(() =>
+      this.lastSeen.delete(userId),
+    );
   }
 
   private async verify(token: string): Promise<Principal> {
     if (isApiKey(token)) return this.apiKeys.authenticate(token);
     const claims: TokenClaims = this.tokens.verify(token);
+    // In the token's user's scope: the account and its revocations are that user's rows.
     const state = await this.sessions.state(claims.sub, claims.jti, () =>
-      this.users.findAuthState(claims.sub, claims.jti),
+      withRowScope(claims.sub, () => this.users.findAuthState(claims.sub, claims.jti)),
     );
     if (!state) throw new UnauthorizedError('Invalid token');
     if (state.revoked) throw new UnauthorizedError('Token has been revoked');
