@@ -25,9 +25,13 @@ export class OutboxRepository {
   async append(events: DomainEvent[]): Promise<void> {
     if (events.length === 0) return;
     const requestId = currentRequestId() ?? null;
-    await this.db.insert(outboxEvents).values(events.map((e) => ({ id: newId(), requestId, ...e })));
-    // Every change to a task or project is in the audit log too, committed with it.
-    await new AuditRepository(this.db).append(events.map(auditRowOfEvent));
+    // Every change to a task or project is in the audit log too, committed with it. Both inserts
+    // are issued together: on PostgreSQL (pipeline mode, db/client.ts) they are written at once and
+    // answered in one round trip; PGlite runs them one after the other.
+    await Promise.all([
+      this.db.insert(outboxEvents).values(events.map((e) => ({ id: newId(), requestId, ...e }))),
+      new AuditRepository(this.db).append(events.map(auditRowOfEvent)),
+    ]);
   }
 
   /** Events not yet published, oldest first (for the relay, and for tests). */

@@ -277,9 +277,6 @@ export class TaskService {
         ? await this.leadMinutes(userId)
         : undefined;
 
-    // Completing may complete an occurrence of a recurring task, which needs the owner's zone
-    // (read before the transaction: embedded mode has a single connection).
-    const owner = changes.status === 'done' ? await this.users.findById(userId) : undefined;
     if (Object.keys(changes).length === 0) {
       const current = await this.get(userId, id);
       assertVersion(opts.ifVersion, current.version);
@@ -301,7 +298,10 @@ export class TaskService {
         if (rule && !due) throw ValidationError.field('recurrence', 'needs a due date to repeat from');
         const occurrence =
           rule && changes.status === 'done' && before.status !== 'done'
-            ? await this.completeOccurrence(tasks, before, changes, !opts.ifVersion, owner)
+            ? await this.completeOccurrence(tasks, before, changes, !opts.ifVersion, () =>
+                // The owner's zone, in the transaction (embedded mode has a single connection).
+                this.users.withTx(tx).findById(userId),
+              )
             : undefined;
         const row = (await tasks.update(userId, id, changes))!;
         const events = [taskEvent('task.updated', row, before)];
@@ -388,7 +388,7 @@ export class TaskService {
     before: TaskRow,
     changes: TaskPatch,
     guardDouble: boolean,
-    user: { timezone: string; reminderLeadMinutes: number | null } | undefined,
+    owner: () => Promise<{ timezone: string; reminderLeadMinutes: number | null } | undefined>,
   ): Promise<Occurrence | undefined> {
     const now = this.clock.now();
     if (guardDouble) {
@@ -398,6 +398,7 @@ export class TaskService {
         return undefined;
       }
     }
+    const user = await owner();
     const rule = changes.recurrenceRule !== undefined ? changes.recurrenceRule : before.recurrenceRule;
     const basis = changes.recurrenceBasis ?? before.recurrenceBasis ?? 'due';
     const due = changes.dueDate !== undefined ? changes.dueDate : before.dueDate;
