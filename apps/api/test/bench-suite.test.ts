@@ -1,5 +1,5 @@
 // `npm run bench` (bench/suite.ts) takes minutes, so it is not part of `npm test` — but it runs here
-// once at a tiny size (40 users, 4,000 tasks, 1 s per scenario), so it cannot rot: every scenario and
+// once at a tiny size (40 users, 4,000 tasks, half a second per scenario), so it cannot rot: every scenario and
 // baseline must answer without an error and land in the results file with its ratio.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -31,11 +31,24 @@ describe('the benchmark suite at a tiny size', () => {
   it('runs every scenario and baseline, and writes the results file', async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'taskman-bench-'));
     const out = path.join(dir, 'latest.json');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/suite.ts', '--tiny', `--out=${out}`], {
-      cwd: ROOT,
-      env: { ...process.env, NODE_ENV: undefined, TEST_PHASE: undefined },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'bench/suite.ts',
+        '--tiny',
+        // Half a second per scenario: enough for every path to answer many times.
+        '--seconds=0.5',
+        '--warmup=0.25',
+        `--out=${out}`,
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, NODE_ENV: undefined, TEST_PHASE: undefined },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stdout.on('data', (d) => {
       output += d;

@@ -547,12 +547,12 @@ describe.skipIf(process.env.TEST_DB !== 'pglite')(
       expect(errors()).toEqual([]);
     });
 
-    it('phone and desktop, light and dark: no sideways scroll, no serious axe violation', async () => {
+    it('a phone in dark mode and a desktop in light: no sideways scroll, no serious axe violation', async () => {
       const found: string[] = [];
+      // Two of the four combinations: each size and each scheme once (a11y.e2e.test.ts checks the
+      // pages every user sees in both schemes).
       for (const [name, options] of [
-        ['360', { ...phone, colorScheme: 'light' }],
         ['360-dark', { ...phone, colorScheme: 'dark' }],
-        ['1280-dark', { colorScheme: 'dark' }],
         ['1280', { colorScheme: 'light' }],
       ] as const) {
         const t = await tab(options);
