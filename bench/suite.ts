@@ -5,18 +5,23 @@
 //   npm run bench -- --quick       the same data, 3 s per scenario
 //   npm run bench -- --tiny        40 users, 4,000 tasks, 1 s per scenario (what `npm test` runs)
 // Options: --users=N --tasks=N --seconds=S --warmup=S --connections=N --out=FILE --reseed
+//          --only=get_task_uncached,mixed,…  (those scenarios and the baselines they are compared with)
+//          --cpu-prof  (Taskman under `node --cpu-prof`: where its CPU went during each scenario)
 // Writes bench/results/latest.json (an array of {scenario, rps, p50_ms, p95_ms, p99_ms, errors,
 // baseline, ratio}); --tiny writes nothing unless --out is given.
 // Needs PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres: any database
 // of the server; the data set lives in a database of its own, taskman_bench_<users>_<tasks>) and
 // Redis (REDIS_URL, default redis://127.0.0.1:6379; keys under bench:suite:, deleted at the end).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcrypt';
 import pg from 'pg';
 import { v7 } from 'uuid';
 import { openDatabase } from '../packages/core/src/db/client';
+import { summarise } from './lib/cpuprofile';
 import { type LoadResult, load, type RequestSpec } from './lib/load';
+import { coresBusy, cpuSnapshot } from './lib/proc';
 import { fmt, fmtInt, markdownTable } from './lib/report';
 import { clearRedisPrefix, emptyTasks, fakeTask, insertTasks, rng } from './lib/seed';
 import { freePort, killAllOnExit, ROOT, type Server, startServer } from './lib/servers';
@@ -42,9 +47,15 @@ const opts = {
   connections: num('connections', 50),
   /** Users the load signs in as (the heaviest first). */
   tokens: tiny ? 4 : 40,
-  out: value('out') ?? (tiny ? undefined : path.join(ROOT, 'bench', 'results', 'latest.json')),
+  // A partial run (--only) or a tiny one writes only where --out says.
+  out:
+    value('out') ?? (tiny || value('only') ? undefined : path.join(ROOT, 'bench', 'results', 'latest.json')),
   reseed: flag('reseed'),
+  only: value('only')?.split(',').filter(Boolean),
+  cpuProf: flag('cpu-prof'),
 };
+/** Whether --only (if given) asks for this scenario. */
+const wanted = (scenario: string) => !opts.only || opts.only.includes(scenario);
 const ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const REDIS_PREFIX = 'bench:suite:';
@@ -233,13 +244,21 @@ async function signIn(url: string, dataset: Dataset): Promise<LoadUser[]> {
 
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 
+/** With --cpu-prof: each Taskman server's profile directory, and the scenarios' windows in it. */
+const profiles = new Map<
+  Server,
+  { dir: string; windows: { scenario: string; fromUs: number; toUs: number }[] }
+>();
+
 async function taskman(name: string, dataset: Dataset, env: Record<string, string> = {}): Promise<Server> {
   const port = await freePort();
-  return startServer({
+  const dir = opts.cpuProf ? mkdtempSync(path.join(os.tmpdir(), `taskman-bench-${name}-`)) : undefined;
+  const server = await startServer({
     name,
     script: 'apps/api/src/main.ts',
     port,
     readyPath: '/health/ready',
+    nodeArgs: dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [],
     env: {
       NODE_ENV: 'production',
       PORT: String(port),
@@ -257,17 +276,41 @@ async function taskman(name: string, dataset: Dataset, env: Record<string, strin
       ...env,
     },
   });
+  if (dir) profiles.set(server, { dir, windows: [] });
+  serverDatabases.set(server, new URL(dataset.url).pathname.slice(1));
+  return server;
+}
+
+/** Stops a Taskman server; with --cpu-prof, prints where its CPU went in each scenario. */
+async function stopTaskman(server: Server): Promise<void> {
+  await server.stop();
+  const profile = profiles.get(server);
+  if (!profile) return;
+  const file = readdirSync(profile.dir).find((f) => f.endsWith('.cpuprofile'));
+  const pct = (x: number) => `${(x * 100).toFixed(1).padStart(5)} %`;
+  for (const w of file ? profile.windows : []) {
+    const p = summarise(path.join(profile.dir, file!), ROOT, w, 30);
+    console.error(
+      `\nCPU profile of ${server.name} during ${w.scenario} (${fmtInt(p.totalMs)} ms, self time):`,
+    );
+    for (const b of p.byBucket.slice(0, 12)) console.error(`    ${pct(b.share)}  ${b.name}`);
+    console.error('  by function:');
+    for (const f of p.byFunction) console.error(`    ${pct(f.share)}  ${f.name}`);
+  }
+  rmSync(profile.dir, { recursive: true, force: true });
 }
 
 async function baseline(mode: string, dataset: Dataset, userId: string): Promise<Server> {
   const port = await freePort();
-  return startServer({
+  const server = await startServer({
     name: mode,
     script: 'bench/baselines.ts',
     port,
     readyPath: '/health',
     env: { BASELINE: mode, PORT: String(port), DATABASE_URL: dataset.url, BASELINE_USER_ID: userId },
   });
+  serverDatabases.set(server, new URL(dataset.url).pathname.slice(1));
+  return server;
 }
 
 /** The largest resident set of a process while `during` runs (MB, from /proc). */
@@ -303,22 +346,37 @@ interface Row {
   baseline: string | null;
   ratio: number | null;
   rss_mb?: number;
+  /** Per request, from bench/instrument.ts: messages to PostgreSQL and Redis, server CPU (µs). */
+  pg_per_req?: number;
+  redis_per_req?: number;
+  cpu_us_per_req?: number;
+  /** Cores busy during the measurement: the server, PostgreSQL, and everything (load generator too). */
+  cores?: { server: number; postgres: number; redis: number; machine: number };
 }
 
 const rows: Row[] = [];
 
 async function measure(
   scenario: string,
-  url: string,
+  server: Server,
   request: (n: number) => RequestSpec,
   baselineName: string | null,
   connections = opts.connections,
   minSeconds = 0,
-): Promise<LoadResult> {
-  const run = (seconds: number) => load({ url, paths: [], request, connections, seconds });
+  always = false,
+): Promise<LoadResult | undefined> {
+  if (!always && !wanted(scenario)) return undefined;
+  const run = (seconds: number) => load({ url: server.url, paths: [], request, connections, seconds });
   await run(opts.warmup);
+  const before = await server.counts();
+  const cpu0 = cpuSnapshot();
   const r = await run(Math.max(opts.seconds, minSeconds));
-  rows.push({
+  const cpu1 = cpuSnapshot();
+  const after = await server.counts();
+  profiles.get(server)?.windows.push({ scenario, fromUs: before.nowUs, toUs: after.nowUs });
+  const served = Math.max(1, after.http - before.http);
+  const cores = coresBusy(cpu0, cpu1, server.child.pid!, os.availableParallelism(), dbName(server));
+  const row: Row = {
     scenario,
     rps: r.rps,
     p50_ms: r.p50,
@@ -327,12 +385,30 @@ async function measure(
     errors: r.non2xx + r.errors + r.timeouts,
     baseline: baselineName,
     ratio: null,
-  });
+    pg_per_req: (after.pg - before.pg) / served,
+    redis_per_req: (after.redis - before.redis) / served,
+    cpu_us_per_req: (after.cpuMicros - before.cpuMicros) / served,
+    ...(cores
+      ? {
+          cores: {
+            server: cores.server,
+            postgres: cores.postgres,
+            redis: cores.redis,
+            machine: cores.machine,
+          },
+        }
+      : {}),
+  };
+  rows.push(row);
   console.error(
-    `  ${scenario}: ${fmtInt(r.rps)} req/s, p95 ${fmt(r.p95)} ms, errors ${r.non2xx + r.errors + r.timeouts}`,
+    `  ${scenario}: ${fmtInt(r.rps)} req/s, p95 ${fmt(r.p95)} ms, errors ${row.errors}; per request ${fmt(row.pg_per_req!)} PG, ${fmt(row.redis_per_req!)} Redis, ${fmtInt(row.cpu_us_per_req!)} µs CPU; cores: server ${fmt(cores?.server ?? 0)}, PostgreSQL ${fmt(cores?.postgres ?? 0)}, machine ${fmt(cores?.machine ?? 0)}`,
   );
   return r;
 }
+
+/** The database a server uses (for the PostgreSQL backends' CPU). */
+const serverDatabases = new Map<Server, string>();
+const dbName = (server: Server) => serverDatabases.get(server) ?? '';
 
 const auth = (u: LoadUser) => ({ authorization: `Bearer ${u.token}` });
 const json = { 'content-type': 'application/json' };
@@ -405,7 +481,8 @@ async function main(): Promise<void> {
     headers: auth(byN(n)),
   });
   // Warm the cache: every task the load reads, once.
-  const warm = users.reduce((s, u) => s + u.taskIds.length, 0);
+  const warm =
+    wanted('get_task_cached') || wanted('mixed') ? users.reduce((s, u) => s + u.taskIds.length, 0) : 0;
   for (let n = 0; n < warm; n += 200)
     await Promise.all(
       Array.from({ length: Math.min(200, warm - n) }, (_, k) => {
@@ -413,13 +490,13 @@ async function main(): Promise<void> {
         return fetch(server.url + spec.path, { headers: spec.headers }).then((r) => r.arrayBuffer());
       }),
     );
-  await measure('get_task_cached', server.url, get, 'fastify_pg_select');
-  await measure('create_task', server.url, create, 'fastify_pg_insert');
-  await measure('update_task', server.url, update, 'fastify_pg_insert');
-  await measure('complete_task', server.url, complete, 'fastify_pg_insert');
+  await measure('get_task_cached', server, get, 'fastify_pg_select');
+  await measure('create_task', server, create, 'fastify_pg_insert');
+  await measure('update_task', server, update, 'fastify_pg_insert');
+  await measure('complete_task', server, complete, 'fastify_pg_insert');
   await measure(
     'login',
-    server.url,
+    server,
     (n) => ({
       method: 'POST',
       path: '/api/v1/auth/login',
@@ -441,21 +518,22 @@ async function main(): Promise<void> {
     if (k < 19) return update(n);
     return complete(n);
   };
-  const { rssMb } = await peakRss(server.child.pid!, () =>
-    measure('mixed', server.url, mixed, 'fastify_pg_select'),
+  const { result: mixedRun, rssMb } = await peakRss(server.child.pid!, () =>
+    measure('mixed', server, mixed, 'fastify_pg_select'),
   );
-  rows.at(-1)!.rss_mb = rssMb;
-  await server.stop();
+  if (mixedRun) rows.at(-1)!.rss_mb = rssMb;
+  await stopTaskman(server);
 
   // Taskman without its cache: every read from PostgreSQL (uncached GET, lists, search).
   console.error('taskman, cache off');
   server = await taskman('taskman-nocache', dataset, { CACHE_ENABLED: 'false' });
-  await measure('get_task_uncached', server.url, get, 'fastify_pg_select');
-  await measure('list_filtered', server.url, (n) => list(n % power.length), 'fastify_pg_select');
+  // (With --only, a phase none of whose scenarios is asked for still starts and stops: seconds.)
+  await measure('get_task_uncached', server, get, 'fastify_pg_select');
+  await measure('list_filtered', server, (n) => list(n % power.length), 'fastify_pg_select');
   const deepest = Math.max(1, Math.floor((tasksOf(0, opts.users, opts.tasks) * 0.8) / 20));
   await measure(
     'list_deep_page',
-    server.url,
+    server,
     (n) => ({
       method: 'GET',
       path: `/api/v1/tasks?sort=created_at&limit=20&page=${deepest}`,
@@ -465,7 +543,7 @@ async function main(): Promise<void> {
   );
   await measure(
     'search',
-    server.url,
+    server,
     (n) => ({
       method: 'GET',
       path: `/api/v1/tasks?q=${SEARCH_WORDS[n % SEARCH_WORDS.length]}&limit=20`,
@@ -473,20 +551,20 @@ async function main(): Promise<void> {
     }),
     'fastify_pg_select',
   );
-  await server.stop();
+  await stopTaskman(server);
 
-  if (small) {
+  if (small && wanted('list_filtered_10k')) {
     console.error('taskman, cache off, 10,000 tasks');
     server = await taskman('taskman-small', small, { CACHE_ENABLED: 'false' });
     const smallUsers = await signIn(server.url, small);
     const smallPower = smallUsers.slice(0, Math.min(POWER_USERS, smallUsers.length));
     await measure(
       'list_filtered_10k',
-      server.url,
+      server,
       (n) => ({ ...list(0), headers: auth(byN(n, smallPower)) }),
       'fastify_pg_select',
     );
-    await server.stop();
+    await stopTaskman(server);
   }
 
   // The baselines, one process each, alone.
@@ -515,9 +593,11 @@ async function main(): Promise<void> {
       }),
     ],
   ] as const) {
+    // A baseline runs when asked for, or when a scenario measured is compared with it.
+    if (!wanted(mode) && !rows.some((r) => r.baseline === mode)) continue;
     console.error(mode);
     const b = await baseline(mode, dataset, ownerId);
-    await measure(mode, b.url, request as (n: number) => RequestSpec, null);
+    await measure(mode, b, request as (n: number) => RequestSpec, null, opts.connections, 0, true);
     await b.stop();
   }
 
