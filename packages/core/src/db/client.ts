@@ -96,7 +96,9 @@ function timeQueries(target: { query: (...args: never[]) => unknown }, observer:
 
 const WRITE = /^\s*(insert|update|delete)\s/i;
 /** Distinct statements a connection keeps prepared; past this, further ones run unnamed. */
-const MAX_PREPARED_PER_CONNECTION = 500;
+const MAX_PREPARED_PER_CONNECTION = 200;
+const MAX_PREPARED_PARAMS = 64;
+const MAX_PREPARED_TEXT = 8_192;
 /** Statement text → its name: `tm_` and a hash of the text (the same in every process). */
 const statementNames = new Map<string, string>();
 
@@ -126,26 +128,47 @@ function statementName(text: string): string {
  */
 function prepareStatements(client: pg.PoolClient): void {
   const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const connection = (
+    client as unknown as { connection: { parsedStatements: Record<string, string>; stream: Socket } }
+  ).connection;
   let prepared = 0;
+  // A statement the server no longer has as it was prepared (a migration changed a column's type:
+  // "cached plan must not change result type"; or it is gone): node-postgres would keep sending
+  // the name on this connection and fail each time. The connection is dropped instead (the pool
+  // replaces it); the statement that failed fails, the next one runs on a fresh connection.
+  const dropIfStale = (err: unknown) => {
+    const code = (err as { code?: string } | undefined)?.code;
+    if (code === '0A000' || code === '26000') connection.stream.destroy();
+  };
   (client as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
     const [first, values] = args;
+    const given = first && typeof first === 'object' ? (first as pg.QueryConfig).name : undefined;
     const config =
       typeof first === 'string'
-        ? Array.isArray(values) && values.length > 0
-          ? { text: first }
-          : undefined
-        : first && typeof first === 'object' && !('submit' in first) && !(first as pg.QueryConfig).name
+        ? { text: first }
+        : first && typeof first === 'object' && !('submit' in first) && !given
           ? (first as pg.QueryConfig)
           : undefined;
-    const hasValues = Array.isArray(values) ? values.length > 0 : Boolean(config?.values?.length);
-    if (!config || !hasValues || prepared >= MAX_PREPARED_PER_CONNECTION || !WRITE.test(config.text))
-      return original(...args);
-    const name = statementName(config.text);
-    const parsed = (client as unknown as { connection: { parsedStatements: Record<string, string> } })
-      .connection.parsedStatements;
-    if (!(name in parsed)) prepared++;
-    args[0] = { ...config, name };
-    return original(...args);
+    const params = Array.isArray(values) ? values : config?.values;
+    // Writes only (see above), and only the ones of a fixed shape: a multi-row VALUES or a long
+    // IN list has a text of its own for each size, and would fill the connection's statements.
+    const name =
+      config &&
+      params?.length &&
+      params.length <= MAX_PREPARED_PARAMS &&
+      config.text.length <= MAX_PREPARED_TEXT &&
+      prepared < MAX_PREPARED_PER_CONNECTION &&
+      WRITE.test(config.text)
+        ? statementName(config.text)
+        : undefined;
+    if (name) {
+      if (!(name in connection.parsedStatements)) prepared++;
+      args[0] = { ...config, name };
+    }
+    const result = original(...args);
+    if ((name || given) && result && typeof (result as Promise<unknown>).then === 'function')
+      (result as Promise<unknown>).then(undefined, dropIfStale);
+    return result;
   };
 }
 
@@ -195,6 +218,10 @@ function openPool(url: string, max: number, observer: QueryObserver, preparedSta
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   pool.on('connect', (client) => {
+    // A connection lost while checked out (in a transaction, say) emits 'error' as well as failing
+    // its queries; pg-pool listens only while it is idle. Without a listener the process would
+    // exit. The failed queries say what happened; the pool drops the client when it comes back.
+    client.on('error', () => {});
     batchWrites(client);
     if (preparedStatements) prepareStatements(client);
     timeQueries(client, observer);
