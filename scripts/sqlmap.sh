@@ -115,7 +115,20 @@ failed=0
 # One sqlmap run; its verdict from its output: an injection point fails the scan, and so does a
 # run that ended without saying every tested parameter is not injectable. These are the lines
 # sqlmap prints (lib/controller/controller.py, lib/controller/checks.py in /usr/share/sqlmap).
-VULNERABLE_LINES="identified the following injection point|appears to be .{0,80}injectable|' is vulnerable|UNION injectable"
+VULNERABLE_LINES="identified the following injection point|' is vulnerable|UNION injectable"
+# "appears to be … injectable" is sqlmap's first impression of a technique, before it checks it
+# for a false positive. It fails the scan unless sqlmap went on to refute it ("does not seem to be
+# injectable" for that parameter, and "all tested parameters do not appear to be injectable" at the
+# end): the sign-in's answers change as its throttle counts the scan's failed attempts, which can
+# look like a boolean-based blind difference until sqlmap tests it again.
+APPEARS="appears to be .{0,80}injectable"
+refuted() {
+  local log="$1" param
+  grep -q "all tested parameters do not appear to be injectable" "$log" || return 1
+  while IFS= read -r param; do
+    grep -qF "parameter '$param' does not seem to be injectable" "$log" || return 1
+  done < <(grep -oE "parameter '[^']+' appears to be" "$log" | sed -E "s/^parameter '(.*)' appears to be$/\1/" | sort -u)
+}
 run_sqlmap() {
   local log="$1"
   shift
@@ -132,7 +145,7 @@ scan() {
   local log="$work/$name.log"
   local t0=$SECONDS
   run_sqlmap "$log" "$@"
-  if grep -qiE "$VULNERABLE_LINES" "$log"; then
+  if grep -qiE "$VULNERABLE_LINES" "$log" || { grep -qiE "$APPEARS" "$log" && ! refuted "$log"; }; then
     echo "VULNERABLE: $name ($((SECONDS - t0)) s)"
     grep -iE "Parameter:|Type:|Title:|Payload:|injectable|vulnerable" "$log" | head -40
     failed=1
@@ -145,6 +158,9 @@ scan() {
     echo "ERROR: sqlmap did not finish the $name scan ($((SECONDS - t0)) s):"
     grep -E "\[(CRITICAL|ERROR)\]|HTTP error codes" "$log" | tail -10
     failed=1
+  fi
+  if grep -qiE "$APPEARS" "$log" && refuted "$log"; then
+    echo "  (sqlmap's first impression, refuted by its own check: $(grep -oE "parameter '[^']+' appears to be [^']*'[^']*'" "$log" | sort -u | tr '\n' ';'))"
   fi
   if grep -q "might be injectable" "$log"; then
     echo "  (heuristics: $(grep -o "parameter '[^']*' might be injectable[^)]*" "$log" | sort -u | tr '\n' ';'))"
